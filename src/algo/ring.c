@@ -1,0 +1,89 @@
+#include "algo/ring.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+void ring_init(struct ring *r, int vnodes)
+{
+	memset(r, 0, sizeof(*r));
+	r->vnodes = vnodes > 0 ? vnodes : RING_DEFAULT_VNODES;
+}
+
+void ring_free(struct ring *r)
+{
+	free(r->points);
+	r->points = NULL;
+	r->npoints = r->cap = 0;
+}
+
+uint64_t ring_hash(const void *data, size_t len)
+{
+	return XXH64(data, len, 0);
+}
+
+static int cmp_point(const void *a, const void *b)
+{
+	const struct ring_point *x = a, *y = b;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+int ring_add(struct ring *r, uint32_t node, const char *key, int weight)
+{
+	if (weight < 1 || weight > 1024)
+		return -EINVAL;
+	size_t add = (size_t)r->vnodes * (size_t)weight;
+	if (r->npoints + add > r->cap) {
+		size_t cap = r->cap ? r->cap : 256;
+		while (cap < r->npoints + add)
+			cap *= 2;
+		struct ring_point *p = realloc(r->points, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		r->points = p;
+		r->cap = cap;
+	}
+	char buf[320];
+	for (size_t i = 0; i < add; i++) {
+		int n = snprintf(buf, sizeof(buf), "%s#%zu", key, i);
+		struct ring_point *pt = &r->points[r->npoints++];
+		pt->hash = ring_hash(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		pt->node = node;
+	}
+	qsort(r->points, r->npoints, sizeof(*r->points), cmp_point);
+	return 0;
+}
+
+void ring_remove(struct ring *r, uint32_t node)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < r->npoints; i++)
+		if (r->points[i].node != node)
+			r->points[j++] = r->points[i];
+	r->npoints = j;
+}
+
+int64_t ring_lookup(const struct ring *r, uint64_t hash,
+		    bool (*accept)(void *arg, uint32_t node), void *arg)
+{
+	if (r->npoints == 0)
+		return -1;
+	size_t lo = 0, hi = r->npoints;  /* first point with point.hash >= hash */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->points[mid].hash < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = 0; k < r->npoints; k++) {
+		const struct ring_point *p = &r->points[(lo + k) % r->npoints];
+		if (!accept || accept(arg, p->node))
+			return p->node;
+	}
+	return -1;
+}

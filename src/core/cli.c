@@ -1,0 +1,59 @@
+#include "core/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+int cli_parse_long(const char *s, long min, long max, long *out)
+{
+	if (!s || !*s || strspn(s, "-0123456789") != strlen(s))
+		return ERR_PARSE;
+	errno = 0;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return ERR_PARSE;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_ms(const char *s, uint64_t *out_ms)
+{
+	if (!s || !*s)
+		return ERR_PARSE;
+	size_t digits = strspn(s, "0123456789");
+	if (digits == 0 || digits > 9)
+		return ERR_PARSE;
+	uint64_t v = strtoull(s, NULL, 10);
+	const char *unit = s + digits;
+	if (*unit == '\0' || strcmp(unit, "ms") == 0)
+		;
+	else if (strcmp(unit, "s") == 0)
+		v *= 1000;
+	else if (strcmp(unit, "m") == 0)
+		v *= 60000;
+	else
+		return ERR_PARSE;
+	if (v < 1 || v > 86400000)
+		return ERR_PARSE;
+	*out_ms = v;
+	return 0;
+}
+
+void cli_fail(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "strata %s: %s\n", cmd, msg);
+	exit(CLI_EXIT_USAGE);
+}

@@ -1,0 +1,32 @@
+/*
+ * cli.h - shared pieces of the command line: value parsers for flags and
+ * config keys, and the one-line usage error (exit code 2).
+ */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include <stdint.h>
+
+#define STRATA_VERSION "0.1.0"
+
+/* Exit code of a usage or configuration error, as for every strata command. */
+#define CLI_EXIT_USAGE 2
+
+/* cli_parse_long - a whole decimal number in [min, max]; 0 or ERR_PARSE. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * cli_parse_ms - a duration: a number with an optional unit ms, s or m
+ * ("250", "250ms", "2s", "1m"), in milliseconds, 1 ms to 1 day.
+ * Returns 0 or ERR_PARSE.
+ */
+int cli_parse_ms(const char *s, uint64_t *out_ms);
+
+/*
+ * cli_fail - print "strata CMD: MESSAGE" on one line to stderr and exit
+ * with CLI_EXIT_USAGE.
+ */
+void cli_fail(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,166 @@
+#include "lb/balance.h"
+
+#include <netinet/in.h>
+
+#include "lb/server.h"
+
+static bool candidate(const struct lb_server *s, struct lb_server *const *tried, int ntried)
+{
+	if (!server_is_up(s))
+		return false;
+	for (int i = 0; i < ntried; i++)
+		if (tried[i] == s)
+			return false;
+	return true;
+}
+
+static uint64_t next_random(struct lb_worker *w)
+{
+	/* xorshift64* */
+	uint64_t x = w->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int64_t active(const struct lb_server *s)
+{
+	return atomic_load_explicit(&s->active, memory_order_relaxed);
+}
+
+/* Is a less loaded than b per unit of weight? (a.active+1)/a.w < (b.active+1)/b.w */
+static bool less_loaded(const struct lb_server *a, const struct lb_server *b)
+{
+	return (active(a) + 1) * b->conf.weight < (active(b) + 1) * a->conf.weight;
+}
+
+static struct lb_server *pick_roundrobin(struct lb_pool *p, struct lb_server *const *tried, int ntried)
+{
+	int best = -1, total = 0;
+	pthread_mutex_lock(&p->rr_lock);
+	for (int i = 0; i < p->nservers; i++) {
+		if (!candidate(p->servers[i], tried, ntried))
+			continue;
+		p->rr_current[i] += p->servers[i]->conf.weight;
+		total += p->servers[i]->conf.weight;
+		if (best < 0 || p->rr_current[i] > p->rr_current[best])
+			best = i;
+	}
+	if (best >= 0)
+		p->rr_current[best] -= total;
+	pthread_mutex_unlock(&p->rr_lock);
+	return best >= 0 ? p->servers[best] : NULL;
+}
+
+static struct lb_server *pick_leastconn(struct lb_pool *p, struct lb_worker *w,
+					struct lb_server *const *tried, int ntried)
+{
+	struct lb_server *best = NULL;
+	int start = (int)(next_random(w) % (uint64_t)p->nservers);
+	for (int k = 0; k < p->nservers; k++) {
+		struct lb_server *s = p->servers[(start + k) % p->nservers];
+		if (candidate(s, tried, ntried) && (!best || less_loaded(s, best)))
+			best = s;
+	}
+	return best;
+}
+
+static double time_score(const struct lb_server *s)
+{
+	uint64_t ewma = atomic_load_explicit(&s->ewma_us, memory_order_relaxed);
+	return (double)(ewma + 1) * (double)(active(s) + 1) / s->conf.weight;
+}
+
+static struct lb_server *pick_leasttime(struct lb_pool *p, struct lb_worker *w,
+					struct lb_server *const *tried, int ntried)
+{
+	struct lb_server *best = NULL;
+	double best_score = 0;
+	int start = (int)(next_random(w) % (uint64_t)p->nservers);
+	for (int k = 0; k < p->nservers; k++) {
+		struct lb_server *s = p->servers[(start + k) % p->nservers];
+		if (!candidate(s, tried, ntried))
+			continue;
+		double score = time_score(s);
+		if (!best || score < best_score) {
+			best = s;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static struct lb_server *pick_random2(struct lb_pool *p, struct lb_worker *w,
+				      struct lb_server *const *tried, int ntried)
+{
+	struct lb_server *cand[CONF_MAX_SERVERS];
+	int n = 0;
+	for (int i = 0; i < p->nservers; i++)
+		if (candidate(p->servers[i], tried, ntried))
+			cand[n++] = p->servers[i];
+	if (n <= 1)
+		return n ? cand[0] : NULL;
+	int a = (int)(next_random(w) % (uint64_t)n);
+	int b = (int)(next_random(w) % (uint64_t)(n - 1));
+	if (b >= a)
+		b++;
+	return less_loaded(cand[b], cand[a]) ? cand[b] : cand[a];
+}
+
+struct ring_filter {
+	struct lb_pool *pool;
+	struct lb_server *const *tried;
+	int ntried;
+};
+
+static bool ring_accept(void *arg, uint32_t node)
+{
+	struct ring_filter *f = arg;
+	return candidate(f->pool->servers[node], f->tried, f->ntried);
+}
+
+static struct lb_server *pick_source(struct lb_pool *p, const struct sock_addr *client,
+				     struct lb_server *const *tried, int ntried)
+{
+	uint64_t h;
+	if (client->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&client->ss;
+		h = ring_hash(&a->sin6_addr, sizeof(a->sin6_addr));
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&client->ss;
+		h = ring_hash(&a->sin_addr, sizeof(a->sin_addr));
+	}
+	struct ring_filter f = { p, tried, ntried };
+	int64_t node = ring_lookup(&p->ring, h, ring_accept, &f);
+	return node < 0 ? NULL : p->servers[node];
+}
+
+struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w,
+			       const struct sock_addr *client,
+			       struct lb_server *const *tried, int ntried)
+{
+	switch (p->conf.balance) {
+	case BALANCE_ROUNDROBIN: return pick_roundrobin(p, tried, ntried);
+	case BALANCE_LEASTCONN:  return pick_leastconn(p, w, tried, ntried);
+	case BALANCE_SOURCE:     return pick_source(p, client, tried, ntried);
+	case BALANCE_LEASTTIME:  return pick_leasttime(p, w, tried, ntried);
+	case BALANCE_RANDOM2:    return pick_random2(p, w, tried, ntried);
+	}
+	return NULL;
+}
+
+int balance_ring_build(struct lb_pool *p)
+{
+	ring_free(&p->ring);
+	ring_init(&p->ring, RING_DEFAULT_VNODES);
+	for (int i = 0; i < p->nservers; i++) {
+		/* Keyed by name, so a server keeps its points when others change. */
+		int rc = ring_add(&p->ring, (uint32_t)i, p->servers[i]->conf.name,
+				  p->servers[i]->conf.weight);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}

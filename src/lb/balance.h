@@ -1,0 +1,42 @@
+/*
+ * balance.h - choosing a server for a new connection.
+ *
+ * A server is a candidate when it is up and not in `tried` (the servers a
+ * connection already failed to reach). The algorithms, by config name:
+ *
+ *  roundrobin  smooth weighted round robin (nginx's): each pick adds every
+ *              candidate's weight to its current value, takes the largest,
+ *              and subtracts the total from it. Weights 5,1,1 give
+ *              a a b a c a a: exact proportions, spread out. Equal weights
+ *              give plain round robin. One short lock per pick.
+ *  leastconn   fewest active connections per unit of weight, (active+1)/w;
+ *              ties go round the pool so equal servers share the load.
+ *  source      the client's IP address hashed onto the pool's consistent-
+ *              hash ring (160 points per unit of weight): a client stays on
+ *              one server, and a server that goes down moves only its own
+ *              clients (to the next server clockwise).
+ *  leasttime   lowest (ewma+1) x (active+1) / weight, where ewma is the
+ *              moving average of connect + first-byte time; a server with
+ *              no sample yet is tried first.
+ *  random2     power of two choices: two distinct random candidates, the
+ *              one with fewer (active+1)/weight wins.
+ */
+#ifndef STRATA_LB_BALANCE_H
+#define STRATA_LB_BALANCE_H
+
+#include "lb/lb-t.h"
+#include "net/sock.h"
+
+/*
+ * balance_pick - the pool's choice for a connection from `client`, or NULL
+ * when no candidate remains. The caller accounts the connection (active++).
+ * Called on worker threads; `w` supplies per-thread random state.
+ */
+struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w,
+			       const struct sock_addr *client,
+			       struct lb_server *const *tried, int ntried);
+
+/* balance_ring_build - (re)build the pool's ring from its servers. 0 or -ENOMEM. */
+int balance_ring_build(struct lb_pool *p);
+
+#endif

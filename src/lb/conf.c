@@ -1,0 +1,444 @@
+#include "lb/conf.h"
+
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/err.h"
+
+static const char *const balance_names[] = {
+	"roundrobin", "leastconn", "source", "leasttime", "random2",
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ERR_CONFIG;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= CONF_NAME_MAX)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!(c == '-' || c == '_' || c == '.' || c == ':' ||
+		      (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	return true;
+}
+
+void conf_init(struct lb_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->threads = 0;  /* 0: the number of cores */
+	c->log_level = LOG_INFO;
+	c->log_format = LOG_TEXT;
+	c->grace_ms = CONF_DEFAULT_GRACE_MS;
+}
+
+void conf_pool_init(struct conf_pool *p, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->balance = BALANCE_ROUNDROBIN;
+	p->check = CHECK_TCP;
+	p->check_interval_ms = CONF_DEFAULT_INTERVAL_MS;
+	p->rise = CONF_DEFAULT_RISE;
+	p->fall = CONF_DEFAULT_FALL;
+	p->connect_timeout_ms = CONF_DEFAULT_CONNECT_MS;
+	p->retries = CONF_DEFAULT_RETRIES;
+}
+
+void conf_listener_init(struct conf_listener *l, const char *name)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->mode = MODE_TCP;
+	l->pool = -1;
+	l->idle_timeout_ms = CONF_DEFAULT_IDLE_MS;
+	l->max_conns = CONF_DEFAULT_MAX_CONNS;
+}
+
+int conf_parse_balance(const char *word, enum conf_balance *out)
+{
+	for (size_t i = 0; i < sizeof(balance_names) / sizeof(balance_names[0]); i++) {
+		if (strcmp(word, balance_names[i]) == 0) {
+			*out = (enum conf_balance)i;
+			return 0;
+		}
+	}
+	return ERR_CONFIG;
+}
+
+const char *conf_balance_name(enum conf_balance b)
+{
+	return balance_names[b];
+}
+
+int conf_parse_check(const char *text, struct conf_pool *p)
+{
+	if (strcmp(text, "none") == 0) {
+		p->check = CHECK_NONE;
+	} else if (strcmp(text, "tcp") == 0) {
+		p->check = CHECK_TCP;
+	} else if (strncmp(text, "http:", 5) == 0 && text[5] == '/' &&
+		   strlen(text + 5) < sizeof(p->check_path)) {
+		for (const char *q = text + 5; *q; q++)
+			if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+				return ERR_CONFIG;
+		p->check = CHECK_HTTP;
+		snprintf(p->check_path, sizeof(p->check_path), "%s", text + 5);
+	} else {
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+int conf_parse_server(const char *text, struct conf_server *s, char *err, size_t errlen)
+{
+	char copy[512];
+	if (strlen(text) >= sizeof(copy))
+		return fail(err, errlen, "'%.40s...' is too long", text);
+	snprintf(copy, sizeof(copy), "%s", text);
+	memset(s, 0, sizeof(*s));
+	s->weight = 1;
+
+	char *save = NULL;
+	char *addr = strtok_r(copy, ",", &save);
+	if (!addr || sock_addr_parse(addr, &s->addr) < 0)
+		return fail(err, errlen, "'%s' is not ADDR:PORT[,weight=W][,name=NAME]", text);
+	sock_addr_str(&s->addr, s->addr_text, sizeof(s->addr_text));
+	snprintf(s->name, sizeof(s->name), "%s", s->addr_text);
+
+	for (char *opt; (opt = strtok_r(NULL, ",", &save)) != NULL;) {
+		long w;
+		if (strncmp(opt, "weight=", 7) == 0) {
+			if (cli_parse_long(opt + 7, 1, 256, &w) < 0)
+				return fail(err, errlen, "'%s': weight must be 1..256", text);
+			s->weight = (int)w;
+		} else if (strncmp(opt, "name=", 5) == 0) {
+			if (!valid_name(opt + 5))
+				return fail(err, errlen, "'%s': name must be 1-63 of [A-Za-z0-9._:-]", text);
+			snprintf(s->name, sizeof(s->name), "%s", opt + 5);
+		} else {
+			return fail(err, errlen, "'%s': unknown option '%s'", text, opt);
+		}
+	}
+	return 0;
+}
+
+static int parse_count(const char *key, const char *value, long min, long max, long *out,
+		       char *err, size_t errlen)
+{
+	if (cli_parse_long(value, min, max, out) < 0)
+		return fail(err, errlen, "%s: '%s' is not a number from %ld to %ld", key, value, min, max);
+	return 0;
+}
+
+static int parse_duration(const char *key, const char *value, uint64_t *out,
+			  char *err, size_t errlen)
+{
+	if (cli_parse_ms(value, out) < 0)
+		return fail(err, errlen, "%s: '%s' is not a duration (like 500ms, 2s, 1m)", key, value);
+	return 0;
+}
+
+static int parse_addr(const char *key, const char *value, struct sock_addr *addr, char *text,
+		      char *err, size_t errlen)
+{
+	if (sock_addr_parse(value, addr) < 0)
+		return fail(err, errlen, "%s: '%s' is not ADDR:PORT", key, value);
+	sock_addr_str(addr, text, SOCK_ADDR_STRLEN);
+	return 0;
+}
+
+int conf_set_global(struct lb_conf *c, const char *key, const char *value,
+		    char *err, size_t errlen)
+{
+	long n;
+	int rc = 0;
+	if (strcmp(key, "threads") == 0) {
+		rc = parse_count(key, value, 1, 256, &n, err, errlen);
+		c->threads = (int)n;
+	} else if (strcmp(key, "admin") == 0) {
+		rc = parse_addr(key, value, &c->admin, c->admin_text, err, errlen);
+		c->has_admin = true;
+	} else if (strcmp(key, "log-level") == 0) {
+		if (log_parse_level(value, &c->log_level) < 0)
+			rc = fail(err, errlen, "log-level: '%s' is not error, warn, info or debug", value);
+	} else if (strcmp(key, "log-format") == 0) {
+		if (log_parse_format(value, &c->log_format) < 0)
+			rc = fail(err, errlen, "log-format: '%s' is not text or json", value);
+	} else if (strcmp(key, "grace") == 0) {
+		rc = parse_duration(key, value, &c->grace_ms, err, errlen);
+	} else {
+		rc = fail(err, errlen, "unknown key '%s' in [global]", key);
+	}
+	return rc;
+}
+
+int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
+		  char *err, size_t errlen)
+{
+	long n;
+	int rc = 0;
+	if (strcmp(key, "server") == 0) {
+		if (p->nservers == CONF_MAX_SERVERS)
+			return fail(err, errlen, "pool '%s': more than %d servers", p->name, CONF_MAX_SERVERS);
+		char why[CONF_ERR_MAX];
+		rc = conf_parse_server(value, &p->servers[p->nservers], why, sizeof(why));
+		if (rc < 0)
+			return fail(err, errlen, "server: %s", why);
+		p->nservers++;
+	} else if (strcmp(key, "balance") == 0) {
+		if (conf_parse_balance(value, &p->balance) < 0)
+			rc = fail(err, errlen, "balance: '%s' is not roundrobin, leastconn, source, "
+				  "leasttime or random2", value);
+	} else if (strcmp(key, "health-check") == 0) {
+		if (conf_parse_check(value, p) < 0)
+			rc = fail(err, errlen, "health-check: '%s' is not none, tcp or http:/PATH", value);
+	} else if (strcmp(key, "health-interval") == 0) {
+		rc = parse_duration(key, value, &p->check_interval_ms, err, errlen);
+	} else if (strcmp(key, "rise") == 0) {
+		rc = parse_count(key, value, 1, 100, &n, err, errlen);
+		p->rise = (int)n;
+	} else if (strcmp(key, "fall") == 0) {
+		rc = parse_count(key, value, 1, 100, &n, err, errlen);
+		p->fall = (int)n;
+	} else if (strcmp(key, "connect-timeout") == 0) {
+		rc = parse_duration(key, value, &p->connect_timeout_ms, err, errlen);
+	} else if (strcmp(key, "retries") == 0) {
+		rc = parse_count(key, value, 0, CONF_MAX_RETRIES, &n, err, errlen);
+		p->retries = (int)n;
+	} else {
+		rc = fail(err, errlen, "unknown key '%s' in [pool %s]", key, p->name);
+	}
+	return rc;
+}
+
+int conf_set_listener(struct conf_listener *l, const char *key, const char *value,
+		      char *err, size_t errlen)
+{
+	long n;
+	int rc = 0;
+	if (strcmp(key, "bind") == 0) {
+		rc = parse_addr(key, value, &l->addr, l->addr_text, err, errlen);
+	} else if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "tcp") == 0)
+			l->mode = MODE_TCP;
+		else if (strcmp(value, "http") == 0)
+			rc = fail(err, errlen, "mode: http is not available yet; use mode tcp");
+		else
+			rc = fail(err, errlen, "mode: '%s' is not tcp", value);
+	} else if (strcmp(key, "pool") == 0) {
+		if (!valid_name(value))
+			rc = fail(err, errlen, "pool: '%s' is not a valid pool name", value);
+		else
+			snprintf(l->pool_name, sizeof(l->pool_name), "%s", value);
+	} else if (strcmp(key, "idle-timeout") == 0) {
+		rc = parse_duration(key, value, &l->idle_timeout_ms, err, errlen);
+	} else if (strcmp(key, "max-conns") == 0) {
+		rc = parse_count(key, value, 1, 1000000, &n, err, errlen);
+		l->max_conns = n;
+	} else {
+		rc = fail(err, errlen, "unknown key '%s' in [listen %s]", key, l->name);
+	}
+	return rc;
+}
+
+/* ---- config files ---- */
+
+struct file_state {
+	struct lb_conf *conf;
+	const char *label;      /* file name for messages */
+	int line;               /* counted by the reader */
+	const char *text;       /* conf_load_string's cursor */
+	FILE *fp;
+	int section;            /* 0 none, 1 global, 2 pool, 3 listen */
+	int index;              /* current pool or listener */
+	char current[CONF_NAME_MAX + 16];
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct file_state *st = stream;
+	char *r;
+	if (st->fp) {
+		r = fgets(str, num, st->fp);
+	} else {
+		if (!*st->text)
+			return NULL;
+		const char *nl = strchr(st->text, '\n');
+		size_t n = nl ? (size_t)(nl - st->text + 1) : strlen(st->text);
+		if (n >= (size_t)num)
+			n = (size_t)num - 1;
+		memcpy(str, st->text, n);
+		str[n] = '\0';
+		st->text += n;
+		r = str;
+	}
+	if (r && strchr(r, '\n'))
+		st->line++;
+	else if (r)
+		st->line++;  /* last line without newline, or an over-long one */
+	return r;
+}
+
+static int start_section(struct file_state *st, const char *section)
+{
+	struct lb_conf *c = st->conf;
+	char kind[16], name[CONF_NAME_MAX + 1] = "", extra[2] = "";
+	int n = sscanf(section, "%15s %64s %1s", kind, name, extra);
+	if (n == 1 && strcmp(kind, "global") == 0) {
+		st->section = 1;
+		return 0;
+	}
+	if (n != 2 || !valid_name(name))
+		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME] or [listen NAME]",
+			    section);
+	if (strcmp(kind, "pool") == 0) {
+		for (int i = 0; i < c->npools; i++)
+			if (strcmp(c->pools[i].name, name) == 0)
+				return fail(st->err, st->errlen, "pool '%s' is defined twice", name);
+		if (c->npools == CONF_MAX_POOLS)
+			return fail(st->err, st->errlen, "more than %d pools", CONF_MAX_POOLS);
+		conf_pool_init(&c->pools[c->npools], name);
+		st->index = c->npools++;
+		st->section = 2;
+	} else if (strcmp(kind, "listen") == 0) {
+		for (int i = 0; i < c->nlisteners; i++)
+			if (strcmp(c->listeners[i].name, name) == 0)
+				return fail(st->err, st->errlen, "listener '%s' is defined twice", name);
+		if (c->nlisteners == CONF_MAX_LISTENERS)
+			return fail(st->err, st->errlen, "more than %d listeners", CONF_MAX_LISTENERS);
+		conf_listener_init(&c->listeners[c->nlisteners], name);
+		st->index = c->nlisteners++;
+		st->section = 3;
+	} else {
+		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME] or [listen NAME]",
+			    section);
+	}
+	return 0;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct file_state *st = user;
+	if (st->failed)
+		return 0;
+	int rc = 0;
+	if (strcmp(section, st->current) != 0 || st->section == 0) {
+		snprintf(st->current, sizeof(st->current), "%s", section);
+		rc = start_section(st, section);
+	}
+	if (rc == 0 && key) {
+		if (!*value)
+			rc = fail(st->err, st->errlen, "%s: missing value", key);
+		else if (st->section == 1)
+			rc = conf_set_global(st->conf, key, value, st->err, st->errlen);
+		else if (st->section == 2)
+			rc = conf_set_pool(&st->conf->pools[st->index], key, value, st->err, st->errlen);
+		else if (st->section == 3)
+			rc = conf_set_listener(&st->conf->listeners[st->index], key, value,
+					       st->err, st->errlen);
+		else
+			rc = fail(st->err, st->errlen, "'%s' outside of any section", key);
+	}
+	if (rc < 0) {
+		st->failed = st->line;
+		return 0;
+	}
+	return 1;
+}
+
+static int load(struct file_state *st, struct lb_conf *c)
+{
+	char msg[CONF_ERR_MAX] = "";
+	char *user_err = st->err;
+	size_t user_len = st->errlen;
+	st->conf = c;
+	st->err = msg;
+	st->errlen = sizeof(msg);
+	/* An empty section name never matches, so the first entry starts one. */
+	st->current[0] = '\x01';
+	st->current[1] = '\0';
+
+	int line = ini_parse_stream(read_line, st, on_entry, st);
+	if (st->failed)
+		return fail(user_err, user_len, "%s:%d: %s", st->label, st->failed, msg);
+	if (line > 0)
+		return fail(user_err, user_len, "%s:%d: syntax error (expected [section] or key = value)",
+			    st->label, line);
+	if (line < 0)
+		return fail(user_err, user_len, "%s: cannot be read", st->label);
+	int rc = conf_validate(c, msg, sizeof(msg));
+	if (rc < 0)
+		return fail(user_err, user_len, "%s: %s", st->label, msg);
+	return 0;
+}
+
+int conf_load_file(struct lb_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct file_state st = { .label = path, .err = err, .errlen = errlen };
+	st.fp = fopen(path, "r");
+	if (!st.fp)
+		return fail(err, errlen, "%s: cannot open: %m", path);
+	int rc = load(&st, c);
+	fclose(st.fp);
+	return rc;
+}
+
+int conf_load_string(struct lb_conf *c, const char *text, char *err, size_t errlen)
+{
+	struct file_state st = { .label = "config", .err = err, .errlen = errlen, .text = text };
+	return load(&st, c);
+}
+
+int conf_validate(struct lb_conf *c, char *err, size_t errlen)
+{
+	if (c->nlisteners == 0)
+		return fail(err, errlen, "no listener (give --listen, or a [listen NAME] section)");
+	for (int i = 0; i < c->npools; i++) {
+		struct conf_pool *p = &c->pools[i];
+		if (p->nservers == 0)
+			return fail(err, errlen, "pool '%s' has no server", p->name);
+		for (int a = 0; a < p->nservers; a++)
+			for (int b = a + 1; b < p->nservers; b++) {
+				if (strcmp(p->servers[a].name, p->servers[b].name) == 0)
+					return fail(err, errlen, "pool '%s': server name '%s' is used twice",
+						    p->name, p->servers[a].name);
+			}
+	}
+	for (int i = 0; i < c->nlisteners; i++) {
+		struct conf_listener *l = &c->listeners[i];
+		if (l->addr.len == 0)
+			return fail(err, errlen, "listener '%s' has no bind address", l->name);
+		for (int j = 0; j < i; j++)
+			if (sock_addr_equal(&c->listeners[j].addr, &l->addr))
+				return fail(err, errlen, "listeners '%s' and '%s' bind the same address",
+					    c->listeners[j].name, l->name);
+		l->pool = -1;
+		for (int j = 0; j < c->npools; j++)
+			if (strcmp(c->pools[j].name, l->pool_name) == 0)
+				l->pool = j;
+		if (l->pool < 0)
+			return fail(err, errlen, "listener '%s': %s", l->name,
+				    l->pool_name[0] ? "unknown pool" : "no pool (pool = NAME)");
+	}
+	return 0;
+}

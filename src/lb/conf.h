@@ -1,0 +1,141 @@
+/*
+ * conf.h - the load balancer's settings, from quick-start flags or from a
+ * config file (INI, read with libinih). Both paths fill the same struct and
+ * go through the same validation, so a flag and a config key can never mean
+ * different things. See docs/CONFIG.md for the file format.
+ */
+#ifndef STRATA_LB_CONF_H
+#define STRATA_LB_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "net/sock.h"
+
+#define CONF_NAME_MAX     64
+#define CONF_PATH_MAX     256
+#define CONF_MAX_SERVERS  64     /* per pool */
+#define CONF_MAX_POOLS    32
+#define CONF_MAX_LISTENERS 32
+#define CONF_MAX_RETRIES  10
+#define CONF_ERR_MAX      320
+
+enum conf_balance {
+	BALANCE_ROUNDROBIN,  /* smooth weighted round robin */
+	BALANCE_LEASTCONN,   /* weighted least connections */
+	BALANCE_SOURCE,      /* client-IP hash on a consistent-hash ring */
+	BALANCE_LEASTTIME,   /* EWMA of connect + first-byte time x active */
+	BALANCE_RANDOM2,     /* power of two random choices */
+};
+
+enum conf_check { CHECK_NONE, CHECK_TCP, CHECK_HTTP };
+
+enum conf_mode { MODE_TCP, MODE_HTTP };
+
+struct conf_server {
+	char name[CONF_NAME_MAX];
+	char addr_text[SOCK_ADDR_STRLEN];
+	struct sock_addr addr;
+	int weight;                  /* 1..256 */
+};
+
+struct conf_pool {
+	char name[CONF_NAME_MAX];
+	enum conf_balance balance;
+	struct conf_server servers[CONF_MAX_SERVERS];
+	int nservers;
+	enum conf_check check;
+	char check_path[CONF_PATH_MAX];
+	uint64_t check_interval_ms;
+	int rise, fall;
+	uint64_t connect_timeout_ms;
+	int retries;
+};
+
+struct conf_listener {
+	char name[CONF_NAME_MAX];
+	char addr_text[SOCK_ADDR_STRLEN];
+	struct sock_addr addr;
+	enum conf_mode mode;
+	char pool_name[CONF_NAME_MAX];
+	int pool;                    /* index into pools, set by validation */
+	uint64_t idle_timeout_ms;
+	long max_conns;
+};
+
+struct lb_conf {
+	int threads;
+	bool has_admin;
+	char admin_text[SOCK_ADDR_STRLEN];
+	struct sock_addr admin;
+	enum log_level log_level;
+	enum log_format log_format;
+	uint64_t grace_ms;           /* drain time on SIGTERM/SIGINT */
+	struct conf_pool pools[CONF_MAX_POOLS];
+	int npools;
+	struct conf_listener listeners[CONF_MAX_LISTENERS];
+	int nlisteners;
+};
+
+/* Defaults, as documented in `strata lb --help` and docs/CONFIG.md. */
+#define CONF_DEFAULT_INTERVAL_MS  2000
+#define CONF_DEFAULT_RISE         2
+#define CONF_DEFAULT_FALL         3
+#define CONF_DEFAULT_CONNECT_MS   3000
+#define CONF_DEFAULT_IDLE_MS      300000
+#define CONF_DEFAULT_MAX_CONNS    10000
+#define CONF_DEFAULT_RETRIES      2
+#define CONF_DEFAULT_GRACE_MS     10000
+
+/* conf_init - fill `c` with defaults and no pools or listeners. */
+void conf_init(struct lb_conf *c);
+
+/* conf_pool_init - a pool named `name` with default settings. */
+void conf_pool_init(struct conf_pool *p, const char *name);
+
+/* conf_listener_init - a listener named `name` with default settings. */
+void conf_listener_init(struct conf_listener *l, const char *name);
+
+/*
+ * conf_parse_server - "ADDR:PORT[,weight=W][,name=NAME]" into `s`; the name
+ * defaults to ADDR:PORT. Returns 0, or ERR_CONFIG with a message in err.
+ */
+int conf_parse_server(const char *text, struct conf_server *s, char *err, size_t errlen);
+
+/* Word <-> enum for the `balance` and `health-check` settings; the parsers
+ * return 0 or ERR_CONFIG. conf_parse_check also sets the HTTP path. */
+int conf_parse_balance(const char *word, enum conf_balance *out);
+const char *conf_balance_name(enum conf_balance b);
+int conf_parse_check(const char *text, struct conf_pool *p);
+
+/*
+ * conf_set_pool / conf_set_listener / conf_set_global - apply one
+ * `key = value` setting, as from a config file section or a flag.
+ * Return 0, or ERR_CONFIG with a one-line message naming the key in err.
+ */
+int conf_set_global(struct lb_conf *c, const char *key, const char *value,
+		    char *err, size_t errlen);
+int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
+		  char *err, size_t errlen);
+int conf_set_listener(struct conf_listener *l, const char *key, const char *value,
+		      char *err, size_t errlen);
+
+/*
+ * conf_load_file - read a config file into `c` (which conf_init prepared).
+ * conf_load_string does the same from memory (tests, fuzzing).
+ * Return 0, or ERR_CONFIG with "FILE:LINE: message" in err.
+ * Both validate the result (conf_validate).
+ */
+int conf_load_file(struct lb_conf *c, const char *path, char *err, size_t errlen);
+int conf_load_string(struct lb_conf *c, const char *text, char *err, size_t errlen);
+
+/*
+ * conf_validate - cross-checks: at least one listener, every listener names
+ * an existing pool (resolving `pool`), every pool has a server, names and
+ * addresses unique, rise/fall/interval sane. 0 or ERR_CONFIG with err.
+ */
+int conf_validate(struct lb_conf *c, char *err, size_t errlen);
+
+#endif

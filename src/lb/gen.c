@@ -1,0 +1,149 @@
+#include "lb/gen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "lb/balance.h"
+#include "lb/server.h"
+
+#define LISTEN_BACKLOG 4096
+
+static void listener_unref(struct lb_listener *l)
+{
+	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	close(l->fd);
+	free(l);
+}
+
+static struct lb_listener *find_listener(struct lb_gen *prev, const struct sock_addr *a)
+{
+	for (int i = 0; prev && i < prev->nlisteners; i++)
+		if (sock_addr_equal(&prev->listeners[i]->addr, a))
+			return prev->listeners[i];
+	return NULL;
+}
+
+static struct lb_server *find_server(struct lb_gen *prev, const char *pool,
+				     const struct conf_server *cs)
+{
+	for (int i = 0; prev && i < prev->npools; i++) {
+		struct lb_pool *p = &prev->pools[i];
+		if (strcmp(p->conf.name, pool) != 0)
+			continue;
+		for (int j = 0; j < p->nservers; j++) {
+			const struct conf_server *o = &p->servers[j]->conf;
+			if (strcmp(o->name, cs->name) == 0 && sock_addr_equal(&o->addr, &cs->addr) &&
+			    o->weight == cs->weight)
+				return p->servers[j];
+		}
+	}
+	return NULL;
+}
+
+static int build_listener(struct lb_gen *g, struct lb_gen *prev, const struct conf_listener *cl,
+			  char *err, size_t errlen)
+{
+	struct lb_listener *l = find_listener(prev, &cl->addr);
+	if (l) {
+		atomic_fetch_add(&l->refs, 1);
+	} else {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		atomic_init(&l->refs, 1);
+		l->addr = cl->addr;
+		snprintf(l->addr_text, sizeof(l->addr_text), "%s", cl->addr_text);
+		l->fd = sock_listen(&cl->addr, LISTEN_BACKLOG);
+		if (l->fd < 0) {
+			int rc = l->fd;
+			snprintf(err, errlen, "listener '%s': cannot listen on %s: %s",
+				 cl->name, cl->addr_text, err_str(rc));
+			free(l);
+			return rc;
+		}
+	}
+	g->listeners[g->nlisteners++] = l;
+	return 0;
+}
+
+static int build_pool(struct lb_pool *p, struct lb_gen *prev, const struct conf_pool *cp)
+{
+	p->conf = *cp;
+	pthread_mutex_init(&p->rr_lock, NULL);
+	ring_init(&p->ring, RING_DEFAULT_VNODES);
+	for (int i = 0; i < cp->nservers; i++) {
+		struct lb_server *s = find_server(prev, cp->name, &cp->servers[i]);
+		if (s)
+			server_ref(s);
+		else if (!(s = server_create(cp->name, &cp->servers[i])))
+			return -ENOMEM;
+		p->servers[p->nservers++] = s;
+	}
+	return balance_ring_build(p);
+}
+
+static void gen_free(struct lb_gen *g)
+{
+	for (int i = 0; i < g->nlisteners; i++)
+		listener_unref(g->listeners[i]);
+	for (int i = 0; i < g->npools; i++) {
+		struct lb_pool *p = &g->pools[i];
+		for (int j = 0; j < p->nservers; j++)
+			server_unref(p->servers[j]);
+		ring_free(&p->ring);
+		pthread_mutex_destroy(&p->rr_lock);
+	}
+	free(g->conf);
+	free(g);
+}
+
+int gen_create(struct lb_conf *conf, struct lb_gen *prev, struct lb_gen **out,
+	       char *err, size_t errlen)
+{
+	struct lb_gen *g = calloc(1, sizeof(*g));
+	if (!g) {
+		free(conf);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	atomic_init(&g->refs, 1);
+	g->conf = conf;
+	int rc = 0;
+	for (int i = 0; i < conf->npools && rc == 0; i++) {
+		rc = build_pool(&g->pools[i], prev, &conf->pools[i]);
+		g->npools++;
+		if (rc < 0)
+			snprintf(err, errlen, "pool '%s': %s", conf->pools[i].name, err_str(rc));
+	}
+	for (int i = 0; i < conf->nlisteners && rc == 0; i++)
+		rc = build_listener(g, prev, &conf->listeners[i], err, errlen);
+	if (rc < 0) {
+		gen_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void gen_ref(struct lb_gen *g)
+{
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+}
+
+void gen_unref(struct lb_gen *g)
+{
+	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		gen_free(g);
+}
+
+int64_t gen_active(const struct lb_gen *g)
+{
+	int64_t n = 0;
+	for (int i = 0; i < g->nlisteners; i++)
+		n += atomic_load_explicit(&g->listeners[i]->active, memory_order_relaxed);
+	return n;
+}

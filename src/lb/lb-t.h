@@ -1,0 +1,125 @@
+/*
+ * lb-t.h - the load balancer's runtime types, apart from the functions that
+ * work on them (as HAProxy's *-t.h headers), so its data structures can be
+ * seen at a glance.
+ *
+ *   struct lb            the process: config path, current generation,
+ *                        worker threads, main loop (signals, health, admin)
+ *   struct lb_gen        one generation of the configuration: listeners and
+ *                        pools, immutable once published, refcounted;
+ *                        SIGHUP builds a new one and the old one lives until
+ *                        its last connection closes
+ *   struct lb_listener   a listening socket and its counters; carried over to
+ *                        the next generation when its address stays
+ *   struct lb_pool       a balancing algorithm over servers (per generation)
+ *   struct lb_server     a backend server's health and counters; carried over
+ *                        to the next generation when its pool, name and
+ *                        address stay
+ *   struct lb_worker     one thread's loop, its listener registrations, and
+ *                        its caches
+ *
+ * Counters shared across threads are relaxed atomics; health transitions take
+ * the server's lock. Nothing on the forwarding path takes a lock except the
+ * round-robin pick (one short critical section per new connection).
+ */
+#ifndef STRATA_LB_T_H
+#define STRATA_LB_T_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "algo/ring.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "lb/conf.h"
+
+struct lb_server {
+	_Atomic int refs;
+	char pool_name[CONF_NAME_MAX];
+	struct conf_server conf;
+
+	_Atomic bool up;
+	_Atomic int64_t active;           /* connections assigned now */
+	_Atomic uint64_t total;           /* connections established */
+	_Atomic uint64_t bytes_to_server;
+	_Atomic uint64_t bytes_from_server;
+	_Atomic uint64_t connect_errors;
+	_Atomic uint64_t transitions;     /* up<->down changes */
+	_Atomic uint64_t ewma_us;         /* leasttime: connect + first byte, EWMA */
+	_Atomic int fails;                /* consecutive failed checks/connects */
+	struct metrics_hist connect_hist;
+
+	pthread_mutex_t lock;             /* health transitions */
+	int oks;                          /* consecutive good checks while down */
+};
+
+struct lb_pool {
+	struct conf_pool conf;            /* copy of the settings */
+	struct lb_server *servers[CONF_MAX_SERVERS];
+	int nservers;
+	struct ring ring;                 /* source: node = server index */
+	pthread_mutex_t rr_lock;          /* roundrobin state below */
+	int rr_current[CONF_MAX_SERVERS]; /* smooth WRR current weights */
+};
+
+struct lb_listener {
+	_Atomic int refs;
+	struct sock_addr addr;            /* settings live in the generation's conf */
+	char addr_text[SOCK_ADDR_STRLEN];
+	int fd;
+	_Atomic int64_t active;
+	_Atomic uint64_t total;
+	_Atomic uint64_t refused;         /* closed at once: over max-conns */
+};
+
+struct lb_gen {
+	_Atomic int refs;
+	struct lb_conf *conf;
+	struct lb_listener *listeners[CONF_MAX_LISTENERS];
+	struct lb_pool pools[CONF_MAX_POOLS];
+	int nlisteners, npools;
+};
+
+struct lb;
+
+/* A worker's registration of one listener in its loop. */
+struct lb_accept {
+	struct loop_io io;
+	struct lb_worker *worker;
+	struct lb_listener *listener;
+	const struct conf_listener *conf;
+	struct lb_pool *pool;
+};
+
+struct lb_worker {
+	struct lb *lb;
+	struct loop *loop;
+	struct lb_gen *gen;               /* the generation this worker accepts for */
+	struct lb_accept accepts[CONF_MAX_LISTENERS];
+	int naccepts;
+	uint64_t rng;                     /* xorshift state for random2 */
+	int pipes[64][2];                 /* idle, empty pipes for splice */
+	int npipes;
+	_Atomic int64_t sessions;         /* open here; read by the main thread */
+	struct tcp_session *session_list; /* open here, for closing at exit */
+};
+
+struct lb {
+	const char *conf_path;            /* NULL with quick-start flags */
+	struct lb_gen *gen;               /* current; owned reference */
+	struct loop *loop;                /* main thread */
+	struct workers *workers;
+	struct lb_worker *worker_state;
+	struct signals *signals;
+	struct health *health;
+	struct httpd *admin;
+	int admin_fd;
+	uint64_t started_ms;
+	bool draining;
+	uint64_t drain_deadline_ms;
+	struct timer drain_timer;
+};
+
+#endif

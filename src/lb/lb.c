@@ -1,0 +1,502 @@
+#include "lb/lb.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/cli.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/signals.h"
+#include "core/workers.h"
+#include "lb/admin.h"
+#include "lb/gen.h"
+#include "lb/health.h"
+#include "lb/lb-t.h"
+#include "lb/tcp.h"
+#include "net/httpd.h"
+
+static const char usage[] =
+	"usage: strata lb --mode tcp --listen ADDR:PORT --server ADDR:PORT[,weight=W][,name=N] ...\n"
+	"                 [options]\n"
+	"       strata lb -c FILE [--threads N] [--log-level L] [--log-format F]\n"
+	"\n"
+	"A TCP (L4) load balancer: balancing, active and passive health checks, retries.\n"
+	"\n"
+	"  -c, --config FILE        read listeners and pools from FILE (see docs/CONFIG.md)\n"
+	"  -m, --mode tcp           proxy mode (tcp; http arrives with the L7 proxy)\n"
+	"  -l, --listen ADDR:PORT   accept clients here\n"
+	"  -s, --server SPEC        a backend, ADDR:PORT[,weight=W][,name=NAME]; repeat\n"
+	"  -b, --balance ALGO       roundrobin (default), leastconn, source, leasttime, random2\n"
+	"  -a, --admin ADDR:PORT    serve /metrics, /stats and /healthz here\n"
+	"  -t, --threads N          worker threads (default: number of cores)\n"
+	"      --health-check KIND  tcp (default), http:/PATH, or none\n"
+	"      --health-interval D  time between checks (default 2s)\n"
+	"      --rise N             good checks before a server is up again (default 2)\n"
+	"      --fall N             failures before a server is down (default 3)\n"
+	"      --connect-timeout D  give up connecting to a server after D (default 3s)\n"
+	"      --idle-timeout D     close a connection idle for D (default 5m)\n"
+	"      --max-conns N        client connections at once; more are closed (default 10000)\n"
+	"      --retries N          other servers to try when a connect fails (default 2)\n"
+	"      --grace D            on SIGTERM/SIGINT, wait up to D for connections (default 10s)\n"
+	"      --log-level L        error, warn, info (default), debug\n"
+	"      --log-format F       text (default) or json\n"
+	"  -h, --help               this help\n"
+	"\n"
+	"Durations take ms, s or m (500ms, 2s, 1m). SIGHUP reloads -c FILE without\n"
+	"dropping connections.\n";
+
+enum {
+	OPT_CHECK = 256, OPT_INTERVAL, OPT_RISE, OPT_FALL, OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_RETRIES, OPT_GRACE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+};
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "server", required_argument, NULL, 's' },
+	{ "balance", required_argument, NULL, 'b' },
+	{ "admin", required_argument, NULL, 'a' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "health-check", required_argument, NULL, OPT_CHECK },
+	{ "health-interval", required_argument, NULL, OPT_INTERVAL },
+	{ "rise", required_argument, NULL, OPT_RISE },
+	{ "fall", required_argument, NULL, OPT_FALL },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* Flags that map to a key of [global], [pool default] or [listen default]. */
+static const struct { int opt; char scope; const char *key; } flag_keys[] = {
+	{ 'm', 'l', "mode" }, { 'l', 'l', "bind" }, { 's', 'p', "server" },
+	{ 'b', 'p', "balance" }, { 'a', 'g', "admin" }, { 't', 'g', "threads" },
+	{ OPT_CHECK, 'p', "health-check" }, { OPT_INTERVAL, 'p', "health-interval" },
+	{ OPT_RISE, 'p', "rise" }, { OPT_FALL, 'p', "fall" },
+	{ OPT_CONNECT_TIMEOUT, 'p', "connect-timeout" }, { OPT_RETRIES, 'p', "retries" },
+	{ OPT_IDLE_TIMEOUT, 'l', "idle-timeout" }, { OPT_MAX_CONNS, 'l', "max-conns" },
+	{ OPT_GRACE, 'g', "grace" }, { OPT_LOG_LEVEL, 'g', "log-level" },
+	{ OPT_LOG_FORMAT, 'g', "log-format" },
+};
+
+/* Settings a config file may not be combined with (they describe the pool
+ * and listener that only the quick start builds). */
+static bool quick_start_only(char scope, const char *key)
+{
+	return scope != 'g' && strcmp(key, "threads") != 0;
+}
+
+/* Exit 2 naming the flag: config messages start with "KEY: ". */
+static void flag_fail(int opt, const char *key, const char *err)
+	__attribute__((noreturn));
+
+static void flag_fail(int opt, const char *key, const char *err)
+{
+	const char *flag = key;
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == opt)
+			flag = o->name;
+	size_t n = strlen(key);
+	if (strncmp(err, key, n) == 0 && err[n] == ':')
+		err += n + 1;
+	while (*err == ' ')
+		err++;
+	cli_fail("lb", "--%s: %s", flag, err);
+}
+
+/* Parse argv into a validated configuration, or exit 2 with one line. */
+static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
+{
+	struct lb_conf *c = malloc(sizeof(*c));
+	if (!c)
+		cli_fail("lb", "out of memory");
+	conf_init(c);
+	conf_pool_init(&c->pools[0], "default");
+	conf_listener_init(&c->listeners[0], "default");
+	snprintf(c->listeners[0].pool_name, CONF_NAME_MAX, "default");
+	bool has_listen = false, has_mode = false, quick = false;
+	char err[CONF_ERR_MAX];
+	const char *path = NULL;
+	int ch;
+
+	/* Global settings from flags override the file: apply them after it. */
+	struct { const char *key, *value; } globals[32];
+	int nglobals = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":c:m:l:s:b:a:t:h", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (ch == ':')
+			cli_fail("lb", "%s needs a value", argv[optind - 1]);
+		if (ch == '?')
+			cli_fail("lb", "unknown option '%s' (see strata lb --help)", argv[optind - 1]);
+		if (ch == 'c') {
+			path = optarg;
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
+			if (flag_keys[i].opt != ch)
+				continue;
+			const char *key = flag_keys[i].key;
+			int rc = 0;
+			if (flag_keys[i].scope == 'g') {
+				if (nglobals < 32)
+					globals[nglobals++].key = key, globals[nglobals - 1].value = optarg;
+				rc = conf_set_global(c, key, optarg, err, sizeof(err));
+			} else if (flag_keys[i].scope == 'p') {
+				rc = conf_set_pool(&c->pools[0], key, optarg, err, sizeof(err));
+			} else {
+				rc = conf_set_listener(&c->listeners[0], key, optarg, err, sizeof(err));
+			}
+			if (rc < 0)
+				flag_fail(ch, key, err);
+			if (quick_start_only(flag_keys[i].scope, key))
+				quick = true;
+			has_listen |= strcmp(key, "bind") == 0;
+			has_mode |= strcmp(key, "mode") == 0;
+		}
+	}
+	if (optind < argc)
+		cli_fail("lb", "unexpected argument '%s'", argv[optind]);
+
+	if (path) {
+		if (quick)
+			cli_fail("lb", "-c FILE cannot be combined with --listen, --server or other "
+				 "pool and listener flags");
+		conf_init(c);
+		if (conf_load_file(c, path, err, sizeof(err)) < 0)
+			cli_fail("lb", "%s", err);
+		for (int i = 0; i < nglobals; i++)
+			conf_set_global(c, globals[i].key, globals[i].value, err, sizeof(err));
+	} else {
+		if (!has_listen)
+			cli_fail("lb", "--listen ADDR:PORT is required (or -c FILE)");
+		if (!has_mode)
+			cli_fail("lb", "--mode is required: --mode tcp (the L7 http mode is not built yet)");
+		if (c->pools[0].nservers == 0)
+			cli_fail("lb", "at least one --server ADDR:PORT is required");
+		c->npools = 1;
+		c->nlisteners = 1;
+		if (conf_validate(c, err, sizeof(err)) < 0)
+			cli_fail("lb", "%s", err);
+	}
+	if (c->threads == 0)
+		c->threads = workers_default_count();
+	*conf_path = path;
+	return c;
+}
+
+/* ---- workers ---- */
+
+static void on_accept(struct loop_io *io, uint32_t events)
+{
+	struct lb_accept *a = container_of(io, struct lb_accept, io);
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct sock_addr peer;
+		int fd = sock_accept(io->fd, &peer);
+		if (fd == ERR_AGAIN)
+			return;
+		if (fd < 0) {
+			if (fd == -EMFILE || fd == -ENFILE)
+				log_error("accept on %s: %s", a->listener->addr_text, err_str(fd));
+			return;
+		}
+		struct lb_listener *l = a->listener;
+		int64_t n = atomic_fetch_add_explicit(&l->active, 1, memory_order_relaxed) + 1;
+		if (n > a->conf->max_conns) {
+			atomic_fetch_sub_explicit(&l->active, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
+			close(fd);
+			continue;
+		}
+		atomic_fetch_add_explicit(&l->total, 1, memory_order_relaxed);
+		tcp_session_start(a, fd, &peer);
+	}
+}
+
+static void worker_unlisten(struct lb_worker *w)
+{
+	for (int i = 0; i < w->naccepts; i++)
+		loop_del(w->loop, &w->accepts[i].io);
+	w->naccepts = 0;
+}
+
+/* Switch a worker to generation g (whose reference it takes over). */
+static void worker_adopt(struct lb_worker *w, struct lb_gen *g)
+{
+	worker_unlisten(w);
+	if (w->gen)
+		gen_unref(w->gen);
+	w->gen = g;
+	if (w->lb->draining)
+		return;
+	for (int i = 0; i < g->nlisteners; i++) {
+		struct lb_accept *a = &w->accepts[w->naccepts];
+		a->io.fd = g->listeners[i]->fd;
+		a->io.fn = on_accept;
+		a->worker = w;
+		a->listener = g->listeners[i];
+		a->conf = &g->conf->listeners[i];
+		a->pool = &g->pools[a->conf->pool];
+		if (loop_add(w->loop, &a->io, LOOP_READ | LOOP_EXCLUSIVE) == 0)
+			w->naccepts++;
+	}
+}
+
+struct adopt_msg {
+	struct lb_worker *w;
+	struct lb_gen *g;
+};
+
+static void adopt_posted(void *arg)
+{
+	struct adopt_msg *m = arg;
+	worker_adopt(m->w, m->g);
+	free(m);
+}
+
+static void unlisten_posted(void *arg)
+{
+	worker_unlisten(arg);
+}
+
+static void publish(struct lb *lb, struct lb_gen *g)
+{
+	for (int i = 0; i < lb->workers->count; i++) {
+		struct adopt_msg *m = malloc(sizeof(*m));
+		gen_ref(g);
+		if (!m || loop_post(lb->workers->loops[i], adopt_posted, m) < 0) {
+			/* The worker keeps the old generation; it still works. */
+			log_error("reload: worker %d keeps the previous configuration (out of memory)", i);
+			gen_unref(g);
+			free(m);
+			continue;
+		}
+		m->w = &lb->worker_state[i];
+		m->g = g;
+	}
+}
+
+/* ---- signals: reload and drain ---- */
+
+static void reload(struct lb *lb)
+{
+	if (!lb->conf_path) {
+		log_warn("SIGHUP: nothing to reload (started without -c FILE)");
+		return;
+	}
+	char err[CONF_ERR_MAX];
+	struct lb_conf *c = malloc(sizeof(*c));
+	if (!c) {
+		log_error("reload: out of memory");
+		return;
+	}
+	conf_init(c);
+	if (conf_load_file(c, lb->conf_path, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		free(c);
+		return;
+	}
+	const struct lb_conf *old = lb->gen->conf;
+	if (c->threads && c->threads != old->threads)
+		log_warn("reload: threads changes only with a restart; keeping %d", old->threads);
+	c->threads = old->threads;
+	if (c->has_admin != old->has_admin ||
+	    (c->has_admin && !sock_addr_equal(&c->admin, &old->admin)))
+		log_warn("reload: the admin address changes only with a restart");
+	c->has_admin = old->has_admin;
+	c->admin = old->admin;
+	memcpy(c->admin_text, old->admin_text, sizeof(c->admin_text));
+
+	struct lb_gen *g;
+	if (gen_create(c, lb->gen, &g, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	log_setup(g->conf->log_level, g->conf->log_format);
+	health_stop(lb->health);
+	lb->health = NULL;
+	if (health_start(lb->loop, g, &lb->health) < 0)
+		log_error("reload: health checks could not start (out of memory)");
+	publish(lb, g);
+	gen_unref(lb->gen);
+	lb->gen = g;
+	log_info("reloaded %s: %d listeners, %d pools", lb->conf_path, g->nlisteners, g->npools);
+}
+
+static int64_t open_sessions(struct lb *lb)
+{
+	int64_t n = 0;
+	for (int i = 0; i < lb->workers->count; i++)
+		n += atomic_load_explicit(&lb->worker_state[i].sessions, memory_order_relaxed);
+	return n;
+}
+
+static void drain_check(struct timer *t)
+{
+	struct lb *lb = container_of(t, struct lb, drain_timer);
+	int64_t n = open_sessions(lb);
+	if (n == 0 || loop_now(lb->loop) >= lb->drain_deadline_ms) {
+		if (n)
+			log_warn("grace period over: closing %lld connections", (long long)n);
+		loop_stop(lb->loop);
+		return;
+	}
+	loop_timer_arm(lb->loop, t, 100);
+}
+
+static void drain(struct lb *lb, int signo)
+{
+	if (lb->draining) {
+		log_warn("second %s: stopping now", strsignal(signo));
+		loop_stop(lb->loop);
+		return;
+	}
+	lb->draining = true;
+	log_info("%s: no longer accepting; draining %lld connections (grace %llu ms)",
+		 strsignal(signo), (long long)open_sessions(lb),
+		 (unsigned long long)lb->gen->conf->grace_ms);
+	for (int i = 0; i < lb->workers->count; i++)
+		loop_post(lb->workers->loops[i], unlisten_posted, &lb->worker_state[i]);
+	/* New clients are refused by the kernel, not left in the backlog. */
+	for (int i = 0; i < lb->gen->nlisteners; i++)
+		shutdown(lb->gen->listeners[i]->fd, SHUT_RD);
+	lb->drain_deadline_ms = loop_now(lb->loop) + lb->gen->conf->grace_ms;
+	timer_init(&lb->drain_timer, drain_check);
+	loop_timer_arm(lb->loop, &lb->drain_timer, 0);
+}
+
+static void on_signal(void *arg, int signo)
+{
+	struct lb *lb = arg;
+	if (signo == SIGHUP)
+		reload(lb);
+	else
+		drain(lb, signo);
+}
+
+/* ---- start-up ---- */
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void announce(const struct lb_gen *g, const struct lb_conf *c)
+{
+	for (int i = 0; i < g->nlisteners; i++) {
+		const struct conf_listener *cl = &c->listeners[i];
+		const struct lb_pool *p = &g->pools[cl->pool];
+		log_info("listener %s on %s (tcp) -> pool %s, %s, %d servers", cl->name,
+			 cl->addr_text, p->conf.name, conf_balance_name(p->conf.balance), p->nservers);
+	}
+	if (c->has_admin)
+		log_info("admin on http://%s (/metrics, /stats, /healthz)", c->admin_text);
+	log_info("strata lb %s running with %d threads", STRATA_VERSION, c->threads);
+}
+
+static int start_admin(struct lb *lb)
+{
+	const struct lb_conf *c = lb->gen->conf;
+	lb->admin_fd = -1;
+	if (!c->has_admin)
+		return 0;
+	lb->admin_fd = sock_listen(&c->admin, 128);
+	if (lb->admin_fd < 0) {
+		log_error("cannot listen on admin address %s: %s", c->admin_text, err_str(lb->admin_fd));
+		return lb->admin_fd;
+	}
+	int rc = httpd_create(lb->loop, lb->admin_fd, false, admin_handle, lb, &lb->admin);
+	if (rc == 0)
+		rc = metrics_register(admin_collect, lb);
+	return rc;
+}
+
+int lb_main(int argc, char **argv)
+{
+	const char *path;
+	struct lb_conf *conf = parse_args(argc, argv, &path);
+	log_setup(conf->log_level, conf->log_format);
+	raise_fd_limit();
+	signals_block();
+
+	struct lb lb = { .conf_path = path, .admin_fd = -1 };
+	char err[CONF_ERR_MAX];
+	int rc = loop_create(&lb.loop);
+	if (rc < 0) {
+		log_error("lb: %s", err_str(rc));
+		free(conf);
+		return 1;
+	}
+	lb.started_ms = loop_now(lb.loop);
+	rc = gen_create(conf, NULL, &lb.gen, err, sizeof(err));
+	if (rc < 0) {
+		log_error("lb: %s", err);
+		loop_destroy(lb.loop);
+		return 1;
+	}
+	if ((rc = workers_create(lb.gen->conf->threads, &lb.workers)) < 0 ||
+	    !(lb.worker_state = calloc((size_t)lb.workers->count, sizeof(*lb.worker_state))))
+		goto fail;
+	for (int i = 0; i < lb.workers->count; i++) {
+		struct lb_worker *w = &lb.worker_state[i];
+		w->lb = &lb;
+		w->loop = lb.workers->loops[i];
+		w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) ^ (uint64_t)getpid();
+		gen_ref(lb.gen);
+		worker_adopt(w, lb.gen);
+	}
+	if ((rc = start_admin(&lb)) < 0 ||
+	    (rc = health_start(lb.loop, lb.gen, &lb.health)) < 0 ||
+	    (rc = signals_create(lb.loop, on_signal, &lb, &lb.signals)) < 0 ||
+	    (rc = workers_start(lb.workers)) < 0)
+		goto fail;
+	announce(lb.gen, lb.gen->conf);
+	rc = loop_run(lb.loop);
+	log_info("stopped");
+fail:
+	if (rc < 0)
+		log_error("lb: %s", err_str(rc));
+	if (lb.workers)
+		workers_stop(lb.workers);
+	if (lb.admin) {
+		metrics_unregister(admin_collect, &lb);
+		httpd_destroy(lb.admin);
+	}
+	if (lb.admin_fd >= 0)
+		close(lb.admin_fd);
+	health_stop(lb.health);
+	signals_destroy(lb.signals);
+	for (int i = 0; lb.worker_state && i < lb.workers->count; i++) {
+		struct lb_worker *w = &lb.worker_state[i];
+		tcp_worker_release(w);
+		if (w->gen)
+			gen_unref(w->gen);
+	}
+	/* Sessions still open at exit are closed by the kernel with the process. */
+	workers_destroy(lb.workers);
+	free(lb.worker_state);
+	loop_destroy(lb.loop);
+	gen_unref(lb.gen);
+	return rc < 0 ? 1 : 0;
+}

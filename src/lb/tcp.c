@@ -1,0 +1,442 @@
+#include "lb/tcp.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "lb/balance.h"
+#include "lb/gen.h"
+#include "lb/server.h"
+
+#define PIPE_BYTES    (64 * 1024)  /* a pipe's default capacity */
+#define BUF_BYTES     (16 * 1024)  /* fallback buffer when no pipe */
+#define WAKE_BUDGET   16           /* transfers per direction before yielding */
+#define PIPE_CACHE    64
+
+struct tcp_end {
+	struct loop_io io;
+	bool readable, writable;
+};
+
+/* One direction of the stream. Bytes wait in the pipe (or buf) until written. */
+struct tcp_dir {
+	int pipe[2];          /* -1 when not yet acquired or using buf */
+	char *buf;
+	size_t off;
+	size_t pending;       /* bytes held in pipe or buf */
+	bool eof;             /* the source sent FIN */
+	bool shut;            /* FIN forwarded to the destination */
+	uint64_t bytes;       /* forwarded so far */
+};
+
+struct tcp_session {
+	struct lb_worker *w;
+	struct tcp_session *prev, *next;  /* the worker's session_list */
+	struct lb_gen *gen;
+	struct lb_listener *lst;          /* these three belong to gen */
+	const struct conf_listener *lconf;
+	struct lb_pool *pool;
+	struct lb_server *srv;          /* current server, counted in its active */
+	struct tcp_end client, server;
+	struct tcp_dir up, down;        /* client->server, server->client */
+	bool connected, first_byte, closed;
+	uint64_t connect_start_ns;
+	struct sock_addr peer;
+	struct lb_server *tried[CONF_MAX_RETRIES + 1];
+	int ntried;
+	uint64_t last_active_ms;
+	struct timer timeout;           /* connect, then idle */
+	struct timer resume;            /* zero-delay: budget used up */
+	struct loop_deferred free_later;
+};
+
+enum xfer { XFER_DONE, XFER_MORE, XFER_ABORT };
+
+static void session_pump(struct tcp_session *s);
+static void session_close(struct tcp_session *s, bool abort);
+static void connect_next(struct tcp_session *s);
+
+/* ---- pipes ---- */
+
+static bool pipe_get(struct lb_worker *w, int p[2])
+{
+	if (w->npipes > 0) {
+		w->npipes--;
+		p[0] = w->pipes[w->npipes][0];
+		p[1] = w->pipes[w->npipes][1];
+		return true;
+	}
+	return pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0;
+}
+
+static void pipe_put(struct lb_worker *w, struct tcp_dir *d)
+{
+	if (d->pipe[0] < 0)
+		return;
+	if (d->pending == 0 && w->npipes < PIPE_CACHE) {
+		w->pipes[w->npipes][0] = d->pipe[0];
+		w->pipes[w->npipes][1] = d->pipe[1];
+		w->npipes++;
+	} else {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+	}
+	d->pipe[0] = d->pipe[1] = -1;
+}
+
+void tcp_worker_release(struct lb_worker *w)
+{
+	while (w->session_list)
+		session_close(w->session_list, false);
+	while (w->npipes > 0) {
+		w->npipes--;
+		close(w->pipes[w->npipes][0]);
+		close(w->pipes[w->npipes][1]);
+	}
+}
+
+/* ---- life cycle ---- */
+
+static void session_free(struct loop_deferred *d)
+{
+	struct tcp_session *s = container_of(d, struct tcp_session, free_later);
+	gen_unref(s->gen);
+	free(s);
+}
+
+static void release_server(struct tcp_session *s)
+{
+	if (s->srv) {
+		atomic_fetch_sub_explicit(&s->srv->active, 1, memory_order_relaxed);
+		s->srv = NULL;
+	}
+	if (s->server.io.fd >= 0) {
+		close(s->server.io.fd);
+		s->server.io.fd = -1;
+	}
+}
+
+static void reset_on_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* End the session; `abort` resets both sides instead of closing cleanly. */
+static void session_close(struct tcp_session *s, bool abort)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	struct loop *l = s->w->loop;
+	loop_timer_cancel(l, &s->timeout);
+	loop_timer_cancel(l, &s->resume);
+	if (abort) {
+		reset_on_close(s->client.io.fd);
+		if (s->server.io.fd >= 0)
+			reset_on_close(s->server.io.fd);
+	}
+	close(s->client.io.fd);
+	release_server(s);
+	pipe_put(s->w, &s->up);
+	pipe_put(s->w, &s->down);
+	free(s->up.buf);
+	free(s->down.buf);
+	atomic_fetch_sub_explicit(&s->lst->active, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->w->sessions, 1, memory_order_relaxed);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->w->session_list = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	loop_defer(l, &s->free_later);
+}
+
+/* ---- forwarding ---- */
+
+/* Move bytes from `src` into the direction's pipe or buffer. */
+static ssize_t fill(struct tcp_session *s, struct tcp_dir *d, int src)
+{
+	if (d->pipe[0] < 0 && !d->buf) {
+		if (!pipe_get(s->w, d->pipe)) {
+			d->pipe[0] = d->pipe[1] = -1;
+			d->buf = malloc(BUF_BYTES);
+			if (!d->buf) {
+				errno = ENOMEM;
+				return -1;
+			}
+		}
+	}
+	if (d->buf) {
+		d->off = 0;
+		return read(src, d->buf, BUF_BYTES);
+	}
+	return splice(src, NULL, d->pipe[1], NULL, PIPE_BYTES, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+static ssize_t drain(struct tcp_dir *d, int dst)
+{
+	if (d->buf)
+		return send(dst, d->buf + d->off, d->pending, MSG_NOSIGNAL);
+	return splice(d->pipe[0], NULL, dst, NULL, d->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+/*
+ * Forward what can be forwarded from src to dst without blocking.
+ * Returns XFER_MORE when the budget ran out with work left.
+ */
+static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d,
+			  struct tcp_end *src, struct tcp_end *dst, bool *progress)
+{
+	for (int budget = WAKE_BUDGET; budget > 0; budget--) {
+		if (d->pending && dst->writable) {
+			ssize_t n = drain(d, dst->io.fd);
+			if (n > 0) {
+				d->pending -= (size_t)n;
+				d->off += (size_t)n;
+				d->bytes += (uint64_t)n;
+				*progress = true;
+				continue;
+			}
+			if (n < 0 && errno == EAGAIN)
+				dst->writable = false;
+			else if (n < 0 && errno != EINTR)
+				return XFER_ABORT;
+		}
+		if (d->pending == 0 && d->eof && !d->shut) {
+			shutdown(dst->io.fd, SHUT_WR);
+			d->shut = true;
+			*progress = true;
+		}
+		if (d->pending || d->eof || !src->readable)
+			return XFER_DONE;
+		ssize_t n = fill(s, d, src->io.fd);
+		if (n > 0) {
+			d->pending = (size_t)n;
+			*progress = true;
+		} else if (n == 0) {
+			d->eof = true;
+		} else if (errno == EAGAIN) {
+			src->readable = false;
+		} else if (errno != EINTR) {
+			return XFER_ABORT;
+		}
+	}
+	return XFER_MORE;
+}
+
+static void note_first_byte(struct tcp_session *s)
+{
+	s->first_byte = true;
+	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
+	server_observe_time(s->srv, us);
+}
+
+static void session_pump(struct tcp_session *s)
+{
+	bool progress = false;
+	uint64_t up_before = s->up.bytes, down_before = s->down.bytes;
+
+	enum xfer a = transfer(s, &s->up, &s->client, &s->server, &progress);
+	if (a == XFER_ABORT) {
+		session_close(s, true);
+		return;
+	}
+	uint64_t down_pending_before = s->down.pending;
+	enum xfer b = transfer(s, &s->down, &s->server, &s->client, &progress);
+	if (b == XFER_ABORT) {
+		session_close(s, true);
+		return;
+	}
+	if (!s->first_byte && (s->down.bytes > down_before || s->down.pending > down_pending_before ||
+			       s->down.eof))
+		note_first_byte(s);
+
+	struct lb_server *srv = s->srv;
+	if (s->up.bytes != up_before)
+		atomic_fetch_add_explicit(&srv->bytes_to_server, s->up.bytes - up_before,
+					  memory_order_relaxed);
+	if (s->down.bytes != down_before)
+		atomic_fetch_add_explicit(&srv->bytes_from_server, s->down.bytes - down_before,
+					  memory_order_relaxed);
+	if (progress)
+		s->last_active_ms = loop_now(s->w->loop);
+
+	if (s->up.shut && s->down.shut) {
+		session_close(s, false);
+		return;
+	}
+	if (a == XFER_MORE || b == XFER_MORE)
+		loop_timer_arm(s->w->loop, &s->resume, 0);
+}
+
+static void on_resume(struct timer *t)
+{
+	session_pump(container_of(t, struct tcp_session, resume));
+}
+
+static void mark_ready(struct tcp_end *e, uint32_t events)
+{
+	if (events & (LOOP_READ | LOOP_RDHUP | LOOP_HUP | LOOP_ERR))
+		e->readable = true;
+	if (events & (LOOP_WRITE | LOOP_HUP | LOOP_ERR))
+		e->writable = true;
+}
+
+static void on_client(struct loop_io *io, uint32_t events)
+{
+	struct tcp_session *s = container_of(io, struct tcp_session, client.io);
+	if (s->closed)
+		return;
+	mark_ready(&s->client, events);
+	if (s->connected) {
+		session_pump(s);
+	} else if (events & (LOOP_HUP | LOOP_ERR)) {
+		session_close(s, true);  /* client gone before the server answered */
+	}
+}
+
+/* ---- connecting ---- */
+
+static void connect_failed(struct tcp_session *s, int rc)
+{
+	struct lb_server *srv = s->srv;
+	const struct conf_pool *pc = &s->pool->conf;
+	atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
+	if (pc->check != CHECK_NONE)
+		server_report(srv, false, pc->rise, pc->fall, "connect", err_str(rc));
+	log_debug("connect to %s/%s failed: %s", srv->pool_name, srv->conf.name, err_str(rc));
+	loop_timer_cancel(s->w->loop, &s->timeout);
+	release_server(s);
+	connect_next(s);
+}
+
+static void on_connected(struct tcp_session *s)
+{
+	struct loop *l = s->w->loop;
+	s->connected = true;
+	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
+	metrics_hist_observe(&s->srv->connect_hist, us);
+	atomic_fetch_add_explicit(&s->srv->total, 1, memory_order_relaxed);
+	const struct conf_pool *pc = &s->pool->conf;
+	if (pc->check != CHECK_NONE)
+		server_report(s->srv, true, pc->rise, pc->fall, "connect", "ok");
+	s->last_active_ms = loop_now(l);
+	loop_timer_arm(l, &s->timeout, s->lconf->idle_timeout_ms);
+	session_pump(s);
+}
+
+static void on_server(struct loop_io *io, uint32_t events)
+{
+	struct tcp_session *s = container_of(io, struct tcp_session, server.io);
+	if (s->closed)
+		return;
+	mark_ready(&s->server, events);
+	if (s->connected) {
+		session_pump(s);
+		return;
+	}
+	if (!(events & (LOOP_WRITE | LOOP_ERR | LOOP_HUP)))
+		return;
+	int rc = sock_error(io->fd);
+	if (rc == 0 && !(events & (LOOP_ERR | LOOP_HUP)))
+		on_connected(s);
+	else
+		connect_failed(s, rc ? rc : -ECONNRESET);
+}
+
+static void on_timeout(struct timer *t)
+{
+	struct tcp_session *s = container_of(t, struct tcp_session, timeout);
+	struct loop *l = s->w->loop;
+	if (!s->connected) {
+		connect_failed(s, -ETIMEDOUT);
+		return;
+	}
+	uint64_t idle = s->lconf->idle_timeout_ms;
+	uint64_t due = s->last_active_ms + idle;
+	if (loop_now(l) >= due) {
+		log_debug("idle timeout on a connection to %s", s->srv->conf.name);
+		session_close(s, false);
+	} else {
+		loop_timer_arm(l, &s->timeout, due - loop_now(l));
+	}
+}
+
+static void connect_next(struct tcp_session *s)
+{
+	struct lb_pool *pool = s->pool;
+	struct loop *l = s->w->loop;
+	while (s->ntried <= pool->conf.retries) {
+		struct lb_server *srv = balance_pick(pool, s->w, &s->peer, s->tried, s->ntried);
+		if (!srv)
+			break;
+		s->tried[s->ntried++] = srv;
+		s->srv = srv;
+		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
+		s->connect_start_ns = loop_clock_ns();
+		int fd = sock_connect(&srv->conf.addr);
+		if (fd < 0) {
+			/* Synchronous failure: account it like an asynchronous one. */
+			s->server.io.fd = -1;
+			atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
+			if (pool->conf.check != CHECK_NONE)
+				server_report(srv, false, pool->conf.rise, pool->conf.fall,
+					      "connect", err_str(fd));
+			release_server(s);
+			continue;
+		}
+		s->server.io.fd = fd;
+		s->server.readable = s->server.writable = false;
+		if (loop_add(l, &s->server.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
+			release_server(s);
+			continue;
+		}
+		loop_timer_arm(l, &s->timeout, pool->conf.connect_timeout_ms);
+		return;
+	}
+	log_debug("no server could take a connection for pool %s", pool->conf.name);
+	session_close(s, true);
+}
+
+void tcp_session_start(struct lb_accept *a, int fd, const struct sock_addr *peer)
+{
+	struct lb_worker *w = a->worker;
+	struct tcp_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		atomic_fetch_sub_explicit(&a->listener->active, 1, memory_order_relaxed);
+		return;
+	}
+	s->w = w;
+	s->gen = w->gen;
+	gen_ref(s->gen);
+	s->lst = a->listener;
+	s->lconf = a->conf;
+	s->pool = a->pool;
+	s->peer = *peer;
+	s->client.io.fd = fd;
+	s->client.io.fn = on_client;
+	s->server.io.fd = -1;
+	s->server.io.fn = on_server;
+	s->up.pipe[0] = s->up.pipe[1] = -1;
+	s->down.pipe[0] = s->down.pipe[1] = -1;
+	s->free_later.fn = session_free;
+	atomic_fetch_add_explicit(&w->sessions, 1, memory_order_relaxed);
+	s->next = w->session_list;
+	if (s->next)
+		s->next->prev = s;
+	w->session_list = s;
+	timer_init(&s->timeout, on_timeout);
+	timer_init(&s->resume, on_resume);
+	if (loop_add(w->loop, &s->client.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
+		session_close(s, true);
+		return;
+	}
+	connect_next(s);
+}

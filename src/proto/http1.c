@@ -1,0 +1,384 @@
+#include "proto/http1.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+
+/* tchar of RFC 9110 section 5.6.2. */
+static bool is_tchar(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Field-value octets: VCHAR, obs-text, SP and HTAB. */
+static bool is_vchar_ws(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static bool eq_nocase(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* Does the comma-separated list in v contain `token` (case-insensitive)? */
+static bool list_has(const char *v, size_t n, const char *token)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		size_t start = i;
+		while (i < n && v[i] != ',')
+			i++;
+		size_t end = i;
+		while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+			end--;
+		if (end > start && eq_nocase(v + start, end - start, token))
+			return true;
+	}
+	return false;
+}
+
+/* Find the CRLF ending the line that starts at p; NULL if not yet there.
+ * A bare CR or LF inside the line makes *bad true. */
+static const char *line_end(const char *p, const char *end, bool *bad)
+{
+	for (const char *q = p; q < end; q++) {
+		if (*q == '\n') {
+			*bad = true;
+			return q;
+		}
+		if (*q == '\r') {
+			if (q + 1 == end)
+				return NULL;
+			if (q[1] != '\n')
+				*bad = true;
+			return q;
+		}
+	}
+	return NULL;
+}
+
+static int parse_version(const char *p, size_t n, int *minor)
+{
+	if (n != 8 || memcmp(p, "HTTP/1.", 7) != 0)
+		return ERR_PARSE;
+	if (p[7] != '0' && p[7] != '1')
+		return ERR_PARSE;
+	*minor = p[7] - '0';
+	return 0;
+}
+
+static int parse_request_line(const char *p, const char *eol, struct http1_request *req)
+{
+	const char *sp1 = memchr(p, ' ', (size_t)(eol - p));
+	if (!sp1 || sp1 == p)
+		return ERR_PARSE;
+	for (const char *q = p; q < sp1; q++)
+		if (!is_tchar((unsigned char)*q))
+			return ERR_PARSE;
+	const char *t = sp1 + 1;
+	const char *sp2 = memchr(t, ' ', (size_t)(eol - t));
+	if (!sp2 || sp2 == t)
+		return ERR_PARSE;
+	for (const char *q = t; q < sp2; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q == 0x7f)
+			return ERR_PARSE;
+	req->method = p;
+	req->method_len = (size_t)(sp1 - p);
+	req->target = t;
+	req->target_len = (size_t)(sp2 - t);
+	return parse_version(sp2 + 1, (size_t)(eol - sp2 - 1), &req->minor);
+}
+
+static int parse_content_length(const char *v, size_t n, uint64_t *out)
+{
+	if (n == 0 || n > 19)
+		return ERR_PARSE;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return ERR_PARSE;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+/* Apply the semantics of the framing and connection fields. */
+static int interpret_headers(struct http1_request *req)
+{
+	bool has_cl = false, has_te = false, close = false, keep = false;
+	int hosts = 0;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+		if (eq_nocase(h->name, h->name_len, "content-length")) {
+			if (has_cl || parse_content_length(h->value, h->value_len,
+							   &req->content_length) < 0)
+				return ERR_PARSE;
+			has_cl = true;
+		} else if (eq_nocase(h->name, h->name_len, "transfer-encoding")) {
+			if (has_te || !eq_nocase(h->value, h->value_len, "chunked"))
+				return ERR_PARSE;
+			has_te = true;
+		} else if (eq_nocase(h->name, h->name_len, "host")) {
+			hosts++;
+		} else if (eq_nocase(h->name, h->name_len, "connection")) {
+			close |= list_has(h->value, h->value_len, "close");
+			keep |= list_has(h->value, h->value_len, "keep-alive");
+		}
+	}
+	if (has_cl && has_te)
+		return ERR_PARSE;
+	if (has_te && req->minor == 0)
+		return ERR_PARSE;
+	if (req->minor == 1 ? hosts != 1 : hosts > 1)
+		return ERR_PARSE;
+	req->chunked = has_te;
+	req->keep_alive = req->minor == 1 ? !close : (keep && !close);
+	return 0;
+}
+
+int http1_parse_request(const char *buf, size_t len, size_t max_head,
+			struct http1_request *req)
+{
+	const char *end = buf + (len < max_head ? len : max_head);
+	const char *p = buf;
+	bool bad = false;
+
+	req->nheaders = 0;
+	req->content_length = 0;
+	req->chunked = false;
+
+	const char *eol = line_end(p, end, &bad);
+	if (bad)
+		return ERR_PARSE;
+	if (!eol)
+		return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
+	int rc = parse_request_line(p, eol, req);
+	if (rc < 0)
+		return rc;
+	p = eol + 2;
+
+	for (;;) {
+		eol = line_end(p, end, &bad);
+		if (bad)
+			return ERR_PARSE;
+		if (!eol)
+			return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
+		if (eol == p)
+			break;  /* empty line: end of the head */
+		if (*p == ' ' || *p == '\t')
+			return ERR_PARSE;  /* obs-fold */
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon || colon == p)
+			return ERR_PARSE;
+		for (const char *q = p; q < colon; q++)
+			if (!is_tchar((unsigned char)*q))
+				return ERR_PARSE;  /* includes whitespace before ':' */
+		const char *v = colon + 1, *vend = eol;
+		for (const char *q = v; q < vend; q++)
+			if (!is_vchar_ws((unsigned char)*q))
+				return ERR_PARSE;
+		while (v < vend && (*v == ' ' || *v == '\t'))
+			v++;
+		while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+			vend--;
+		if (req->nheaders == HTTP1_MAX_HEADERS)
+			return ERR_LIMIT;
+		struct http1_header *h = &req->headers[req->nheaders++];
+		h->name = p;
+		h->name_len = (size_t)(colon - p);
+		h->value = v;
+		h->value_len = (size_t)(vend - v);
+		p = eol + 2;
+	}
+	req->head_len = (size_t)(eol + 2 - buf);
+	return interpret_headers(req);
+}
+
+int http1_parse_status(const char *buf, size_t len, int *status)
+{
+	bool bad = false;
+	const char *eol = line_end(buf, buf + len, &bad);
+	if (bad)
+		return ERR_PARSE;
+	if (!eol)
+		return len > 8192 ? ERR_PARSE : ERR_AGAIN;
+	size_t n = (size_t)(eol - buf);
+	int minor;
+	if (n < 12 || parse_version(buf, 8, &minor) < 0 || buf[8] != ' ')
+		return ERR_PARSE;
+	int code = 0;
+	for (int i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return ERR_PARSE;
+		code = code * 10 + (buf[i] - '0');
+	}
+	if (code < 100 || (n > 12 && buf[12] != ' '))
+		return ERR_PARSE;
+	*status = code;
+	return 0;
+}
+
+const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len)
+{
+	for (size_t i = 0; i < req->nheaders; i++) {
+		if (eq_nocase(req->headers[i].name, req->headers[i].name_len, name)) {
+			*len = req->headers[i].value_len;
+			return req->headers[i].value;
+		}
+	}
+	return NULL;
+}
+
+const char *http1_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Unknown";
+}
+
+enum chunk_state {
+	CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF, CH_DONE,
+};
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
+		       size_t *used, size_t *data_bytes)
+{
+	size_t i = 0, data = 0;
+	int rc = ERR_AGAIN;
+
+	while (i < len && rc == ERR_AGAIN) {
+		unsigned char ch = (unsigned char)buf[i];
+		switch (c->state) {
+		case CH_SIZE: {
+			int v = hexval(ch);
+			if (v >= 0) {
+				if (++c->digits > 16)
+					return ERR_PARSE;
+				c->remaining = c->remaining * 16 + (uint64_t)v;
+				i++;
+			} else if (c->digits == 0) {
+				return ERR_PARSE;
+			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+				c->state = CH_EXT;
+			} else if (ch == '\r') {
+				c->state = CH_SIZE_LF;
+				i++;
+			} else {
+				return ERR_PARSE;
+			}
+			break;
+		}
+		case CH_EXT:
+			if (ch == '\r') {
+				c->state = CH_SIZE_LF;
+			} else if (ch == '\n' || !is_vchar_ws(ch) ||
+				   ++c->line > HTTP1_CHUNK_LINE_MAX) {
+				return ERR_PARSE;
+			}
+			i++;
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n')
+				return ERR_PARSE;
+			i++;
+			c->line = 0;
+			c->digits = 0;
+			c->state = c->remaining ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA: {
+			size_t n = len - i;
+			if (n > c->remaining)
+				n = (size_t)c->remaining;
+			c->remaining -= n;
+			i += n;
+			data += n;
+			if (c->remaining == 0)
+				c->state = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (ch != '\r')
+				return ERR_PARSE;
+			i++;
+			c->state = CH_DATA_LF;
+			break;
+		case CH_DATA_LF:
+			if (ch != '\n')
+				return ERR_PARSE;
+			i++;
+			c->state = CH_SIZE;
+			break;
+		case CH_TRAILER:  /* at the start of a trailer line */
+			i++;
+			if (ch == '\r') {
+				c->state = CH_END_LF;
+			} else if (ch == ' ' || ch == '\t' || ch == '\n') {
+				return ERR_PARSE;
+			} else {
+				c->line = 1;
+				c->state = CH_TRAILER_LINE;
+			}
+			break;
+		case CH_TRAILER_LINE:
+			i++;
+			if (ch == '\r')
+				c->state = CH_TRAILER_LF;
+			else if (ch == '\n' || !is_vchar_ws(ch) ||
+				 ++c->line > HTTP1_CHUNK_LINE_MAX)
+				return ERR_PARSE;
+			break;
+		case CH_TRAILER_LF:
+			if (ch != '\n')
+				return ERR_PARSE;
+			i++;
+			c->state = CH_TRAILER;
+			break;
+		case CH_END_LF:
+			if (ch != '\n')
+				return ERR_PARSE;
+			i++;
+			c->state = CH_DONE;
+			rc = 0;
+			break;
+		default:
+			rc = 0;
+			break;
+		}
+	}
+	if (c->state == CH_DONE)
+		rc = 0;
+	*used = i;
+	if (data_bytes)
+		*data_bytes = data;
+	return rc;
+}

@@ -1,0 +1,109 @@
+/*
+ * http1.h - a strict, zero-copy HTTP/1.1 message-head parser (RFC 9112).
+ *
+ * The parser reads a request head (request line and header section) or a
+ * response status line straight from the caller's buffer: every pointer in
+ * the result points into that buffer and is valid as long as it is.
+ *
+ * Strict where leniency enables request smuggling: only CRLF line endings;
+ * no whitespace before a header colon; no obs-fold; no CTL other than HTAB
+ * in a field value; Content-Length must be digits, and may appear once;
+ * Content-Length with Transfer-Encoding, Transfer-Encoding on HTTP/1.0, or
+ * a Transfer-Encoding other than "chunked" are refused; HTTP/1.1 requires
+ * exactly one Host.
+ */
+#ifndef STRATA_HTTP1_H
+#define STRATA_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP1_MAX_HEADERS 100
+
+struct http1_header {
+	const char *name;
+	size_t name_len;
+	const char *value;   /* without surrounding whitespace */
+	size_t value_len;
+};
+
+struct http1_request {
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	int minor;                   /* HTTP/1.<minor>: 0 or 1 */
+	struct http1_header headers[HTTP1_MAX_HEADERS];
+	size_t nheaders;
+	uint64_t content_length;     /* 0 when absent */
+	bool chunked;                /* Transfer-Encoding: chunked */
+	bool keep_alive;             /* version default, adjusted by Connection */
+	size_t head_len;             /* bytes of the head, final CRLF included */
+};
+
+/*
+ * http1_parse_request - parse the request head at the start of buf[0..len).
+ * `max_head` bounds the head's size.
+ * Returns:
+ *   0           a complete head; req->head_len tells where the body starts
+ *   ERR_AGAIN   incomplete: read more and call again with the whole buffer
+ *   ERR_PARSE   malformed or ambiguous: answer 400 and close
+ *   ERR_LIMIT   head larger than max_head, or more than HTTP1_MAX_HEADERS
+ *               fields: answer 431 and close
+ */
+int http1_parse_request(const char *buf, size_t len, size_t max_head,
+			struct http1_request *req);
+
+/*
+ * http1_parse_status - parse a response status line ("HTTP/1.x NNN ...\r\n")
+ * at the start of buf[0..len) and set *status (100..999).
+ * Returns 0, ERR_AGAIN when the line is not complete, or ERR_PARSE.
+ */
+int http1_parse_status(const char *buf, size_t len, int *status);
+
+/*
+ * http1_header_get - the value of the first field named `name`
+ * (case-insensitive), or NULL; its length goes to *len.
+ */
+const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len);
+
+/* A short reason phrase for a status code ("OK", "Not Found", ...). */
+const char *http1_reason(int status);
+
+
+/*
+ * Chunked body decoding (RFC 9112 section 7.1), incremental. The decoder
+ * only frames the body: it tells how many input bytes belong to it and
+ * where the data of each chunk is, so a server can skip a body and a proxy
+ * can forward it unchanged. Chunk extensions and trailers are accepted
+ * (bounded by HTTP1_CHUNK_LINE_MAX) and skipped.
+ */
+#define HTTP1_CHUNK_LINE_MAX 4096
+
+struct http1_chunked {
+	int state;
+	uint64_t remaining;  /* data bytes left in the current chunk */
+	size_t line;         /* bytes of the current size or trailer line */
+	int digits;
+};
+
+static inline void http1_chunked_init(struct http1_chunked *c)
+{
+	c->state = 0;
+	c->remaining = 0;
+	c->line = 0;
+	c->digits = 0;
+}
+
+/*
+ * http1_chunked_feed - consume body bytes from buf[0..len); *used is set to
+ * how many belong to the body (all of them unless the body ends inside).
+ * *data_bytes (may be NULL) gets how many of them are chunk data.
+ * Returns 0 when the last chunk and trailers are complete, ERR_AGAIN when
+ * more input is needed, ERR_PARSE for a malformed or overflowing size line.
+ */
+int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
+		       size_t *used, size_t *data_bytes);
+
+#endif
