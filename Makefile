@@ -48,7 +48,7 @@ $(B)/obj/%.o: %.c
 
 $(B)/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka && echo "  LINK    $@"
 
 # --- sanitizer build: same sources, separate objects ---
 $(S)/obj/%.o: %.c

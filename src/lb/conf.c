@@ -268,36 +268,10 @@ struct file_state {
 	FILE *fp;
 	int section;            /* 0 none, 1 global, 2 pool, 3 listen */
 	int index;              /* current pool or listener */
-	char current[CONF_NAME_MAX + 16];
 	char *err;
 	size_t errlen;
 	int failed;
 };
-
-static char *read_line(char *str, int num, void *stream)
-{
-	struct file_state *st = stream;
-	char *r;
-	if (st->fp) {
-		r = fgets(str, num, st->fp);
-	} else {
-		if (!*st->text)
-			return NULL;
-		const char *nl = strchr(st->text, '\n');
-		size_t n = nl ? (size_t)(nl - st->text + 1) : strlen(st->text);
-		if (n >= (size_t)num)
-			n = (size_t)num - 1;
-		memcpy(str, st->text, n);
-		str[n] = '\0';
-		st->text += n;
-		r = str;
-	}
-	if (r && strchr(r, '\n'))
-		st->line++;
-	else if (r)
-		st->line++;  /* last line without newline, or an over-long one */
-	return r;
-}
 
 static int start_section(struct file_state *st, const char *section)
 {
@@ -336,29 +310,61 @@ static int start_section(struct file_state *st, const char *section)
 	return 0;
 }
 
+static char *read_line(char *str, int num, void *stream)
+{
+	struct file_state *st = stream;
+	char *r;
+	if (st->fp) {
+		r = fgets(str, num, st->fp);
+	} else {
+		if (!*st->text)
+			return NULL;
+		const char *nl = strchr(st->text, '\n');
+		size_t n = nl ? (size_t)(nl - st->text + 1) : strlen(st->text);
+		if (n >= (size_t)num)
+			n = (size_t)num - 1;
+		memcpy(str, st->text, n);
+		str[n] = '\0';
+		st->text += n;
+		r = str;
+	}
+	if (!r)
+		return NULL;
+	st->line++;
+	/* Sections are started here rather than in on_entry, which inih calls
+	 * only for keys: an empty or repeated section must still count. */
+	const char *p = r + strspn(r, " \t");
+	const char *end = strchr(p, ']');
+	if (*p == '[' && end && !st->failed) {
+		char name[CONF_NAME_MAX + 16];
+		size_t n = (size_t)(end - p - 1);
+		if (n >= sizeof(name))
+			n = sizeof(name) - 1;
+		memcpy(name, p + 1, n);
+		name[n] = '\0';
+		if (start_section(st, name) < 0)
+			st->failed = st->line;
+	}
+	return r;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct file_state *st = user;
 	if (st->failed)
 		return 0;
-	int rc = 0;
-	if (strcmp(section, st->current) != 0 || st->section == 0) {
-		snprintf(st->current, sizeof(st->current), "%s", section);
-		rc = start_section(st, section);
-	}
-	if (rc == 0 && key) {
-		if (!*value)
-			rc = fail(st->err, st->errlen, "%s: missing value", key);
-		else if (st->section == 1)
-			rc = conf_set_global(st->conf, key, value, st->err, st->errlen);
-		else if (st->section == 2)
-			rc = conf_set_pool(&st->conf->pools[st->index], key, value, st->err, st->errlen);
-		else if (st->section == 3)
-			rc = conf_set_listener(&st->conf->listeners[st->index], key, value,
-					       st->err, st->errlen);
-		else
-			rc = fail(st->err, st->errlen, "'%s' outside of any section", key);
-	}
+	int rc;
+	if (section[0] == '\0' || st->section == 0)
+		rc = fail(st->err, st->errlen, "'%s' outside of any section", key ? key : "");
+	else if (!*value)
+		rc = fail(st->err, st->errlen, "%s: missing value", key);
+	else if (st->section == 1)
+		rc = conf_set_global(st->conf, key, value, st->err, st->errlen);
+	else if (st->section == 2)
+		rc = conf_set_pool(&st->conf->pools[st->index], key, value, st->err, st->errlen);
+	else
+		rc = conf_set_listener(&st->conf->listeners[st->index], key, value,
+				       st->err, st->errlen);
 	if (rc < 0) {
 		st->failed = st->line;
 		return 0;
@@ -374,9 +380,6 @@ static int load(struct file_state *st, struct lb_conf *c)
 	st->conf = c;
 	st->err = msg;
 	st->errlen = sizeof(msg);
-	/* An empty section name never matches, so the first entry starts one. */
-	st->current[0] = '\x01';
-	st->current[1] = '\0';
 
 	int line = ini_parse_stream(read_line, st, on_entry, st);
 	if (st->failed)

@@ -13,6 +13,13 @@
 
 #include "core/err.h"
 
+static bool resolve_names = true;
+
+void sock_resolve_names(bool allow)
+{
+	resolve_names = allow;
+}
+
 int sock_addr_parse(const char *text, struct sock_addr *out)
 {
 	char host[256];
@@ -48,7 +55,11 @@ int sock_addr_parse(const char *text, struct sock_addr *out)
 		if (inet_pton(AF_INET, host, &in4) != 1)
 			return ERR_PARSE;
 	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = resolve_names ? 0 : AI_NUMERICHOST,
+	};
 	struct addrinfo *res;
 	if (getaddrinfo(host, port, &hints, &res) != 0)
 		return ERR_PARSE;

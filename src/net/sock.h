@@ -27,6 +27,12 @@ struct sock_addr {
  */
 int sock_addr_parse(const char *text, struct sock_addr *out);
 
+/*
+ * sock_resolve_names - whether sock_addr_parse may resolve host names
+ * (default: yes). Fuzzers turn it off so random input never reaches DNS.
+ */
+void sock_resolve_names(bool allow);
+
 /* sock_addr_str - "1.2.3.4:80" or "[::1]:80" into out (SOCK_ADDR_STRLEN). */
 void sock_addr_str(const struct sock_addr *a, char *out, size_t n);
 

@@ -283,18 +283,18 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 			int v = hexval(ch);
 			if (v >= 0) {
 				if (++c->digits > 16)
-					return ERR_PARSE;
+					goto bad;
 				c->remaining = c->remaining * 16 + (uint64_t)v;
 				i++;
 			} else if (c->digits == 0) {
-				return ERR_PARSE;
+				goto bad;
 			} else if (ch == ';' || ch == ' ' || ch == '\t') {
 				c->state = CH_EXT;
 			} else if (ch == '\r') {
 				c->state = CH_SIZE_LF;
 				i++;
 			} else {
-				return ERR_PARSE;
+				goto bad;
 			}
 			break;
 		}
@@ -303,13 +303,13 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 				c->state = CH_SIZE_LF;
 			} else if (ch == '\n' || !is_vchar_ws(ch) ||
 				   ++c->line > HTTP1_CHUNK_LINE_MAX) {
-				return ERR_PARSE;
+				goto bad;
 			}
 			i++;
 			break;
 		case CH_SIZE_LF:
 			if (ch != '\n')
-				return ERR_PARSE;
+				goto bad;
 			i++;
 			c->line = 0;
 			c->digits = 0;
@@ -328,13 +328,13 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 		}
 		case CH_DATA_CR:
 			if (ch != '\r')
-				return ERR_PARSE;
+				goto bad;
 			i++;
 			c->state = CH_DATA_LF;
 			break;
 		case CH_DATA_LF:
 			if (ch != '\n')
-				return ERR_PARSE;
+				goto bad;
 			i++;
 			c->state = CH_SIZE;
 			break;
@@ -343,7 +343,7 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 			if (ch == '\r') {
 				c->state = CH_END_LF;
 			} else if (ch == ' ' || ch == '\t' || ch == '\n') {
-				return ERR_PARSE;
+				goto bad;
 			} else {
 				c->line = 1;
 				c->state = CH_TRAILER_LINE;
@@ -355,17 +355,17 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 				c->state = CH_TRAILER_LF;
 			else if (ch == '\n' || !is_vchar_ws(ch) ||
 				 ++c->line > HTTP1_CHUNK_LINE_MAX)
-				return ERR_PARSE;
+				goto bad;
 			break;
 		case CH_TRAILER_LF:
 			if (ch != '\n')
-				return ERR_PARSE;
+				goto bad;
 			i++;
 			c->state = CH_TRAILER;
 			break;
 		case CH_END_LF:
 			if (ch != '\n')
-				return ERR_PARSE;
+				goto bad;
 			i++;
 			c->state = CH_DONE;
 			rc = 0;
@@ -381,4 +381,10 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 	if (data_bytes)
 		*data_bytes = data;
 	return rc;
+
+bad:
+	*used = i;
+	if (data_bytes)
+		*data_bytes = data;
+	return ERR_PARSE;
 }

@@ -1,0 +1,59 @@
+/* libFuzzer target: the HTTP/1.1 request-head, status-line and chunked
+ * parsers on arbitrary bytes. Checks invariants, not just absence of crashes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "proto/http1.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	struct http1_request req;
+	int rc = http1_parse_request(buf, size, 4096, &req);
+	if (rc == 0) {
+		if (req.head_len > size || req.head_len > 4096)
+			abort();
+		if (req.method < buf || req.method + req.method_len > buf + req.head_len)
+			abort();
+		if (req.chunked && req.content_length)
+			abort();
+		for (size_t i = 0; i < req.nheaders; i++) {
+			const struct http1_header *h = &req.headers[i];
+			if (h->name_len == 0 || h->value + h->value_len > buf + req.head_len)
+				abort();
+			for (size_t j = 0; j < h->value_len; j++)
+				if (h->value[j] == '\r' || h->value[j] == '\n' || h->value[j] == '\0')
+					abort();
+		}
+		/* The same bytes split anywhere give the same verdict. */
+		for (size_t cut = 0; cut < req.head_len; cut += 1 + req.head_len / 8)
+			if (http1_parse_request(buf, cut, 4096, &req) != ERR_AGAIN)
+				abort();
+	} else if (rc != ERR_AGAIN && rc != ERR_PARSE && rc != ERR_LIMIT) {
+		abort();
+	}
+
+	int status;
+	rc = http1_parse_status(buf, size, &status);
+	if (rc == 0 && (status < 100 || status > 999))
+		abort();
+
+	/* Chunked framing fed in two pieces must equal one piece. */
+	struct http1_chunked a, b;
+	size_t used_a, used_b1, used_b2 = 0, data_a, data_b1, data_b2 = 0;
+	http1_chunked_init(&a);
+	http1_chunked_init(&b);
+	int ra = http1_chunked_feed(&a, buf, size, &used_a, &data_a);
+	size_t half = size / 2;
+	int rb = http1_chunked_feed(&b, buf, half, &used_b1, &data_b1);
+	if (rb == ERR_AGAIN && used_b1 == half)
+		rb = http1_chunked_feed(&b, buf + half, size - half, &used_b2, &data_b2);
+	if (used_a > size)
+		abort();
+	if (ra != ERR_PARSE && rb != ERR_PARSE &&
+	    (ra != rb || used_a != used_b1 + used_b2 || data_a != data_b1 + data_b2))
+		abort();
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* HTTP/1.1 head parser: valid messages, every smuggling ambiguity refused,
+ * incremental input, limits, chunked framing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "proto/http1.h"
+
+static int parse(const char *text, struct http1_request *req)
+{
+	return http1_parse_request(text, strlen(text), 32768, req);
+}
+
+static void test_simple_get(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	const char *m = "GET /a?b=c HTTP/1.1\r\nHost: x\r\nUser-Agent:  curl/8 \r\n\r\nBODY";
+	assert_int_equal(parse(m, &req), 0);
+	assert_int_equal(req.method_len, 3);
+	assert_memory_equal(req.method, "GET", 3);
+	assert_int_equal(req.target_len, 6);
+	assert_memory_equal(req.target, "/a?b=c", 6);
+	assert_int_equal(req.minor, 1);
+	assert_int_equal(req.nheaders, 2);
+	assert_true(req.keep_alive);
+	assert_int_equal(req.head_len, strlen(m) - 4);
+	size_t n;
+	const char *ua = http1_header_get(&req, "user-agent", &n);
+	assert_non_null(ua);
+	assert_int_equal(n, 6);
+	assert_memory_equal(ua, "curl/8", 6);
+}
+
+static void test_keep_alive_rules(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &req), 0);
+	assert_false(req.keep_alive);
+	assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
+	assert_false(req.keep_alive);
+	assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &req), 0);
+	assert_true(req.keep_alive);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n", &req), 0);
+	assert_false(req.keep_alive);
+}
+
+static void test_framing(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	assert_int_equal(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 42\r\n\r\n", &req), 0);
+	assert_int_equal(req.content_length, 42);
+	assert_false(req.chunked);
+	assert_int_equal(parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", &req), 0);
+	assert_true(req.chunked);
+}
+
+/* Each is ambiguous or malformed under RFC 9112 and must be refused. */
+static const char *const refused[] = {
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",          /* obs-fold */
+	"GET / HTTP/1.1\r\nHost : x\r\n\r\n",                      /* space before colon */
+	"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",          /* CTL in value */
+	"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",            /* bare CR */
+	"GET / HTTP/1.1\nHost: x\n\n",                             /* bare LF */
+	"GET / HTTP/1.1\r\n\r\n",                                  /* no Host */
+	"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",            /* two Hosts */
+	"G(T / HTTP/1.1\r\nHost: x\r\n\r\n",                       /* bad method */
+	"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",                    /* space in target */
+	"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+	"GET / HTTP/1.10\r\nHost: x\r\n\r\n",
+	"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+	" GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET / HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n",                /* empty name */
+	"GET / HTTP/1.1\r\nHost x\r\n\r\n",                        /* no colon */
+};
+
+static void test_ambiguities_are_refused(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int rc = parse(refused[i], &req);
+		if (rc != ERR_PARSE)
+			fail_msg("accepted #%zu: %s (rc %d)", i, refused[i], rc);
+	}
+}
+
+static void test_incomplete_then_complete(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	const char *m = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	for (size_t n = 0; n < strlen(m); n++)
+		assert_int_equal(http1_parse_request(m, n, 32768, &req), ERR_AGAIN);
+	assert_int_equal(http1_parse_request(m, strlen(m), 32768, &req), 0);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	struct http1_request req;
+	char big[70000];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	assert_int_equal(http1_parse_request(big, sizeof(big), 32768, &req), ERR_LIMIT);
+	char many[8192] = "GET / HTTP/1.1\r\nHost: x\r\n";
+	for (int i = 0; i < HTTP1_MAX_HEADERS + 1; i++)
+		strcat(many, "A: b\r\n");
+	strcat(many, "\r\n");
+	assert_int_equal(parse(many, &req), ERR_LIMIT);
+}
+
+static void test_status_line(void **state)
+{
+	(void)state;
+	int status;
+	assert_int_equal(http1_parse_status("HTTP/1.1 204 No Content\r\n", 25, &status), 0);
+	assert_int_equal(status, 204);
+	assert_int_equal(http1_parse_status("HTTP/1.0 301\r\n", 14, &status), 0);
+	assert_int_equal(status, 301);
+	assert_int_equal(http1_parse_status("HTTP/1.1 20", 11, &status), ERR_AGAIN);
+	assert_int_equal(http1_parse_status("HTTP/1.1 2x0 OK\r\n", 17, &status), ERR_PARSE);
+	assert_int_equal(http1_parse_status("SSH-2.0-OpenSSH\r\n", 17, &status), ERR_PARSE);
+	assert_int_equal(http1_parse_status("HTTP/1.1 099 X\r\n", 16, &status), ERR_PARSE);
+}
+
+static int chunked(const char *body, size_t *used, size_t *data)
+{
+	struct http1_chunked c;
+	http1_chunked_init(&c);
+	return http1_chunked_feed(&c, body, strlen(body), used, data);
+}
+
+static void test_chunked_bodies(void **state)
+{
+	(void)state;
+	size_t used, data;
+	const char *b = "5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+	assert_int_equal(chunked(b, &used, &data), 0);
+	assert_int_equal(used, strlen(b) - 4);
+	assert_int_equal(data, 6);
+
+	/* Byte by byte gives the same result. */
+	struct http1_chunked c;
+	http1_chunked_init(&c);
+	size_t total = 0;
+	int rc = ERR_AGAIN;
+	for (size_t i = 0; rc == ERR_AGAIN && i < strlen(b); i++) {
+		rc = http1_chunked_feed(&c, b + i, 1, &used, NULL);
+		total += used;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(total, strlen(b) - 4);
+
+	assert_int_equal(chunked("5\r\nhel", &used, &data), ERR_AGAIN);
+	assert_int_equal(chunked("x\r\n", &used, &data), ERR_PARSE);
+	assert_int_equal(chunked("\r\n", &used, &data), ERR_PARSE);
+	assert_int_equal(chunked("5\r\nhelloXX", &used, &data), ERR_PARSE);
+	assert_int_equal(chunked("11111111111111111\r\n", &used, &data), ERR_PARSE);
+	assert_int_equal(chunked("5\nhello\r\n", &used, &data), ERR_PARSE);
+
+	/* Found by fuzzing: *used must be set on errors too. */
+	used = (size_t)-1;
+	assert_int_equal(chunked("GET / HTTP/1.1\r\n", &used, &data), ERR_PARSE);
+	assert_int_equal(used, 0);
+	assert_int_equal(chunked("3\r\nabcX", &used, &data), ERR_PARSE);
+	assert_int_equal(used, 6);
+	assert_int_equal(data, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_keep_alive_rules),
+		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_ambiguities_are_refused),
+		cmocka_unit_test(test_incomplete_then_complete),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_chunked_bodies),
+	};
+	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
+}
