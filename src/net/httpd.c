@@ -62,7 +62,8 @@ static void conn_close(struct httpd_conn *c)
 	loop_defer(s->loop, &c->free_later);
 }
 
-static void append_reply(struct httpd_conn *c, int minor, bool keep_alive,
+/* A reply to HEAD carries the headers of the GET reply without its body. */
+static void append_reply(struct httpd_conn *c, int minor, bool keep_alive, bool head,
 			 struct httpd_reply *r)
 {
 	buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: strata\r\nContent-Type: %s\r\n"
@@ -72,14 +73,15 @@ static void append_reply(struct httpd_conn *c, int minor, bool keep_alive,
 		   buf_pending(&r->body),
 		   !keep_alive ? "Connection: close\r\n" :
 		   minor == 0 ? "Connection: keep-alive\r\n" : "");
-	buf_append(&c->out, r->body.data + r->body.off, buf_pending(&r->body));
+	if (!head)
+		buf_append(&c->out, r->body.data + r->body.off, buf_pending(&r->body));
 }
 
 static void reply_error(struct httpd_conn *c, int status)
 {
 	struct httpd_reply r = { .status = status, .body = BUF_INIT };
 	buf_printf(&r.body, "%d %s\n", status, http1_reason(status));
-	append_reply(c, 1, false, &r);
+	append_reply(c, 1, false, false, &r);
 	buf_free(&r.body);
 	c->close_after_flush = true;
 }
@@ -131,7 +133,8 @@ static void process(struct httpd_conn *c)
 		}
 		struct httpd_reply r = { .status = 200, .body = BUF_INIT };
 		c->srv->handler(c->srv->arg, &req, &r);
-		append_reply(c, req.minor, req.keep_alive, &r);
+		bool head = req.method_len == 4 && memcmp(req.method, "HEAD", 4) == 0;
+		append_reply(c, req.minor, req.keep_alive, head, &r);
 		buf_free(&r.body);
 		if (!req.keep_alive)
 			c->close_after_flush = true;
