@@ -280,16 +280,18 @@ static void publish(struct lb *lb, struct lb_gen *g)
 {
 	for (int i = 0; i < lb->workers->count; i++) {
 		struct adopt_msg *m = malloc(sizeof(*m));
-		gen_ref(g);
+		if (m) {
+			m->w = &lb->worker_state[i];
+			m->g = g;
+			gen_ref(g);
+		}
 		if (!m || loop_post(lb->workers->loops[i], adopt_posted, m) < 0) {
 			/* The worker keeps the old generation; it still works. */
 			log_error("reload: worker %d keeps the previous configuration (out of memory)", i);
-			gen_unref(g);
+			if (m)
+				gen_unref(g);
 			free(m);
-			continue;
 		}
-		m->w = &lb->worker_state[i];
-		m->g = g;
 	}
 }
 
