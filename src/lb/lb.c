@@ -90,13 +90,6 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_LOG_FORMAT, 'g', "log-format" },
 };
 
-/* Settings a config file may not be combined with (they describe the pool
- * and listener that only the quick start builds). */
-static bool quick_start_only(char scope, const char *key)
-{
-	return scope != 'g' && strcmp(key, "threads") != 0;
-}
-
 /* Exit 2 naming the flag: config messages start with "KEY: ". */
 static void flag_fail(int opt, const char *key, const char *err)
 	__attribute__((noreturn));
@@ -155,8 +148,11 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 			const char *key = flag_keys[i].key;
 			int rc = 0;
 			if (flag_keys[i].scope == 'g') {
-				if (nglobals < 32)
-					globals[nglobals++].key = key, globals[nglobals - 1].value = optarg;
+				if (nglobals < 32) {
+					globals[nglobals].key = key;
+					globals[nglobals].value = optarg;
+					nglobals++;
+				}
 				rc = conf_set_global(c, key, optarg, err, sizeof(err));
 			} else if (flag_keys[i].scope == 'p') {
 				rc = conf_set_pool(&c->pools[0], key, optarg, err, sizeof(err));
@@ -165,8 +161,8 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 			}
 			if (rc < 0)
 				flag_fail(ch, key, err);
-			if (quick_start_only(flag_keys[i].scope, key))
-				quick = true;
+			/* Pool and listener flags describe what only the quick start builds. */
+			quick |= flag_keys[i].scope != 'g';
 			has_listen |= strcmp(key, "bind") == 0;
 			has_mode |= strcmp(key, "mode") == 0;
 		}

@@ -303,7 +303,8 @@ static void on_client(struct loop_io *io, uint32_t events)
 
 /* ---- connecting ---- */
 
-static void connect_failed(struct tcp_session *s, int rc)
+/* Account a failed connect to the current server and let it go. */
+static void note_connect_failure(struct tcp_session *s, int rc)
 {
 	struct lb_server *srv = s->srv;
 	const struct conf_pool *pc = &s->pool->conf;
@@ -311,8 +312,13 @@ static void connect_failed(struct tcp_session *s, int rc)
 	if (pc->check != CHECK_NONE)
 		server_report(srv, false, pc->rise, pc->fall, "connect", err_str(rc));
 	log_debug("connect to %s/%s failed: %s", srv->pool_name, srv->conf.name, err_str(rc));
-	loop_timer_cancel(s->w->loop, &s->timeout);
 	release_server(s);
+}
+
+static void connect_failed(struct tcp_session *s, int rc)
+{
+	loop_timer_cancel(s->w->loop, &s->timeout);
+	note_connect_failure(s, rc);
 	connect_next(s);
 }
 
@@ -382,13 +388,8 @@ static void connect_next(struct tcp_session *s)
 		s->connect_start_ns = loop_clock_ns();
 		int fd = sock_connect(&srv->conf.addr);
 		if (fd < 0) {
-			/* Synchronous failure: account it like an asynchronous one. */
 			s->server.io.fd = -1;
-			atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
-			if (pool->conf.check != CHECK_NONE)
-				server_report(srv, false, pool->conf.rise, pool->conf.fall,
-					      "connect", err_str(fd));
-			release_server(s);
+			note_connect_failure(s, fd);
 			continue;
 		}
 		s->server.io.fd = fd;
