@@ -102,6 +102,8 @@ struct lb_worker {
 	uint64_t rng;                     /* xorshift state for random2 */
 	int pipes[64][2];                 /* idle, empty pipes for splice */
 	int npipes;
+	char *bufs[64];                   /* idle copy buffers */
+	int nbufs;
 	_Atomic int64_t sessions;         /* open here; read by the main thread */
 	struct tcp_session *session_list; /* open here, for closing at exit */
 };

@@ -13,21 +13,31 @@
 #include "lb/server.h"
 
 #define PIPE_BYTES    (64 * 1024)  /* a pipe's default capacity */
-#define BUF_BYTES     (16 * 1024)  /* fallback buffer when no pipe */
+#define BUF_BYTES     (16 * 1024)  /* copy buffer for small exchanges */
 #define WAKE_BUDGET   16           /* transfers per direction before yielding */
 #define PIPE_CACHE    64
+#define BUF_CACHE     64
 
 struct tcp_end {
 	struct loop_io io;
 	bool readable, writable;
+	bool rdhup;           /* the peer's FIN has arrived: read to the end */
 };
 
-/* One direction of the stream. Bytes wait in the pipe (or buf) until written. */
+/*
+ * One direction of the stream. It starts in copy mode: recv into a buffer
+ * taken from the worker only while bytes wait in it, so an idle connection
+ * holds no buffer, and a short read proves the socket drained (one recv per
+ * message instead of two). The first read that fills the buffer marks the
+ * stream as bulk, and from then on bytes move with splice() through a pipe
+ * and never enter user space.
+ */
 struct tcp_dir {
-	int pipe[2];          /* -1 when not yet acquired or using buf */
-	char *buf;
+	int pipe[2];          /* splice mode when >= 0 */
+	char *buf;            /* copy mode: held only while pending */
 	size_t off;
 	size_t pending;       /* bytes held in pipe or buf */
+	bool bulk;            /* switch to splice at the next read */
 	bool eof;             /* the source sent FIN */
 	bool shut;            /* FIN forwarded to the destination */
 	uint64_t bytes;       /* forwarded so far */
@@ -88,6 +98,22 @@ static void pipe_put(struct lb_worker *w, struct tcp_dir *d)
 	d->pipe[0] = d->pipe[1] = -1;
 }
 
+static char *buf_get(struct lb_worker *w)
+{
+	return w->nbufs > 0 ? w->bufs[--w->nbufs] : malloc(BUF_BYTES);
+}
+
+static void buf_put(struct lb_worker *w, struct tcp_dir *d)
+{
+	if (!d->buf)
+		return;
+	if (w->nbufs < BUF_CACHE)
+		w->bufs[w->nbufs++] = d->buf;
+	else
+		free(d->buf);
+	d->buf = NULL;
+}
+
 void tcp_worker_release(struct lb_worker *w)
 {
 	while (w->session_list)
@@ -97,6 +123,8 @@ void tcp_worker_release(struct lb_worker *w)
 		close(w->pipes[w->npipes][0]);
 		close(w->pipes[w->npipes][1]);
 	}
+	while (w->nbufs > 0)
+		free(w->bufs[--w->nbufs]);
 }
 
 /* ---- life cycle ---- */
@@ -144,8 +172,8 @@ static void session_close(struct tcp_session *s, bool abort)
 	release_server(s);
 	pipe_put(s->w, &s->up);
 	pipe_put(s->w, &s->down);
-	free(s->up.buf);
-	free(s->down.buf);
+	buf_put(s->w, &s->up);
+	buf_put(s->w, &s->down);
 	atomic_fetch_sub_explicit(&s->lst->active, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->w->sessions, 1, memory_order_relaxed);
 	if (s->prev)
@@ -159,31 +187,42 @@ static void session_close(struct tcp_session *s, bool abort)
 
 /* ---- forwarding ---- */
 
-/* Move bytes from `src` into the direction's pipe or buffer. */
-static ssize_t fill(struct tcp_session *s, struct tcp_dir *d, int src)
+/* Move bytes from `src` into the direction's pipe or buffer (pending is 0). */
+static ssize_t fill(struct tcp_session *s, struct tcp_dir *d, struct tcp_end *src)
 {
-	if (d->pipe[0] < 0 && !d->buf) {
-		if (!pipe_get(s->w, d->pipe)) {
-			d->pipe[0] = d->pipe[1] = -1;
-			d->buf = malloc(BUF_BYTES);
-			if (!d->buf) {
-				errno = ENOMEM;
-				return -1;
-			}
-		}
+	if (d->bulk && d->pipe[0] < 0 && !pipe_get(s->w, d->pipe)) {
+		d->pipe[0] = d->pipe[1] = -1;
+		d->bulk = false;  /* no pipe to be had: stay in copy mode */
 	}
-	if (d->buf) {
-		d->off = 0;
-		return read(src, d->buf, BUF_BYTES);
+	if (d->pipe[0] >= 0)
+		return splice(src->io.fd, NULL, d->pipe[1], NULL, PIPE_BYTES,
+			      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (!d->buf && !(d->buf = buf_get(s->w))) {
+		errno = ENOMEM;
+		return -1;
 	}
-	return splice(src, NULL, d->pipe[1], NULL, PIPE_BYTES, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	d->off = 0;
+	ssize_t n = recv(src->io.fd, d->buf, BUF_BYTES, 0);
+	if (n == BUF_BYTES)
+		d->bulk = true;
+	else if (n > 0 && !src->rdhup)
+		src->readable = false;  /* drained; edge-triggered epoll reports more */
+	if (n <= 0)
+		buf_put(s->w, d);
+	return n;
 }
 
-static ssize_t drain(struct tcp_dir *d, int dst)
+static ssize_t drain(struct tcp_session *s, struct tcp_dir *d, struct tcp_end *dst)
 {
-	if (d->buf)
-		return send(dst, d->buf + d->off, d->pending, MSG_NOSIGNAL);
-	return splice(d->pipe[0], NULL, dst, NULL, d->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (!d->buf)
+		return splice(d->pipe[0], NULL, dst->io.fd, NULL, d->pending,
+			      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	ssize_t n = send(dst->io.fd, d->buf + d->off, d->pending, MSG_NOSIGNAL);
+	if (n > 0 && (size_t)n < d->pending)
+		dst->writable = false;  /* the socket buffer is full */
+	else if ((size_t)n == d->pending)
+		buf_put(s->w, d);
+	return n;
 }
 
 /*
@@ -195,7 +234,7 @@ static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d,
 {
 	for (int budget = WAKE_BUDGET; budget > 0; budget--) {
 		if (d->pending && dst->writable) {
-			ssize_t n = drain(d, dst->io.fd);
+			ssize_t n = drain(s, d, dst);
 			if (n > 0) {
 				d->pending -= (size_t)n;
 				d->off += (size_t)n;
@@ -215,7 +254,7 @@ static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d,
 		}
 		if (d->pending || d->eof || !src->readable)
 			return XFER_DONE;
-		ssize_t n = fill(s, d, src->io.fd);
+		ssize_t n = fill(s, d, src);
 		if (n > 0) {
 			d->pending = (size_t)n;
 			*progress = true;
@@ -284,6 +323,8 @@ static void mark_ready(struct tcp_end *e, uint32_t events)
 {
 	if (events & (LOOP_READ | LOOP_RDHUP | LOOP_HUP | LOOP_ERR))
 		e->readable = true;
+	if (events & (LOOP_RDHUP | LOOP_HUP | LOOP_ERR))
+		e->rdhup = true;
 	if (events & (LOOP_WRITE | LOOP_HUP | LOOP_ERR))
 		e->writable = true;
 }

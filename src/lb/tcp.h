@@ -2,11 +2,14 @@
  * tcp.h - the L4 proxy session: one client connection, one server
  * connection, bytes forwarded both ways.
  *
- * Forwarding uses splice(2) through a pipe per direction (bytes never enter
- * user space), with a 16 KiB buffer per direction when no pipe can be had.
- * Each direction reads only when its pipe or buffer is empty, so a slow
- * reader stops the writer's side from being read: memory per connection is
- * bounded by two pipes (64 KiB each) whatever the rates. A FIN is forwarded
+ * Each direction starts by copying through a 16 KiB buffer that it holds
+ * only while bytes wait in it (small request/response exchanges cost one
+ * recv and one send each, and an idle connection holds no memory); once a
+ * read fills the buffer the direction is a bulk stream and switches to
+ * splice(2) through a pipe, so bulk bytes never enter user space. Each
+ * direction reads only when its pipe or buffer is empty, so a slow reader
+ * stops the writer's side from being read: memory per connection is bounded
+ * (one buffer or one 64 KiB pipe per direction) whatever the rates. A FIN is forwarded
  * once the direction is drained (half-close); the other direction keeps
  * flowing until it ends too. A reset or error on either side aborts both
  * (the other side gets a reset).
