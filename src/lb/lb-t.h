@@ -87,6 +87,7 @@ struct lb;
 /* A worker's registration of one listener in its loop. */
 struct lb_accept {
 	struct loop_io io;
+	struct timer resume;              /* re-listen after running out of fds */
 	struct lb_worker *worker;
 	struct lb_listener *listener;
 	const struct conf_listener *conf;
@@ -100,6 +101,7 @@ struct lb_worker {
 	struct lb_accept accepts[CONF_MAX_LISTENERS];
 	int naccepts;
 	uint64_t rng;                     /* xorshift state for random2 */
+	uint64_t next_fd_warning_ms;      /* rate limit of the accept-failure log */
 	int pipes[64][2];                 /* idle, empty pipes for splice */
 	int npipes;
 	char *bufs[64];                   /* idle copy buffers */

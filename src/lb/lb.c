@@ -199,6 +199,28 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 
 /* ---- workers ---- */
 
+#define ACCEPT_PAUSE_MS 100
+
+/* Out of descriptors or memory, the listener would stay readable and the
+ * loop would spin on failing accepts: stop watching it for a moment. */
+static void pause_accepting(struct lb_accept *a, int rc)
+{
+	struct loop *l = a->worker->loop;
+	if (loop_now(l) >= a->worker->next_fd_warning_ms) {
+		log_error("accept on %s: %s; pausing accepts %d ms at a time (logged every 10 s)",
+			  a->listener->addr_text, err_str(rc), ACCEPT_PAUSE_MS);
+		a->worker->next_fd_warning_ms = loop_now(l) + 10000;
+	}
+	loop_del(l, &a->io);
+	loop_timer_arm(l, &a->resume, ACCEPT_PAUSE_MS);
+}
+
+static void resume_accepting(struct timer *t)
+{
+	struct lb_accept *a = container_of(t, struct lb_accept, resume);
+	loop_add(a->worker->loop, &a->io, LOOP_READ | LOOP_EXCLUSIVE);
+}
+
 static void on_accept(struct loop_io *io, uint32_t events)
 {
 	struct lb_accept *a = container_of(io, struct lb_accept, io);
@@ -209,8 +231,8 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		if (fd == ERR_AGAIN)
 			return;
 		if (fd < 0) {
-			if (fd == -EMFILE || fd == -ENFILE)
-				log_error("accept on %s: %s", a->listener->addr_text, err_str(fd));
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+				pause_accepting(a, fd);
 			return;
 		}
 		struct lb_listener *l = a->listener;
@@ -228,8 +250,13 @@ static void on_accept(struct loop_io *io, uint32_t events)
 
 static void worker_unlisten(struct lb_worker *w)
 {
-	for (int i = 0; i < w->naccepts; i++)
-		loop_del(w->loop, &w->accepts[i].io);
+	for (int i = 0; i < w->naccepts; i++) {
+		struct lb_accept *a = &w->accepts[i];
+		if (timer_armed(&a->resume))
+			loop_timer_cancel(w->loop, &a->resume);  /* paused: not in epoll */
+		else
+			loop_del(w->loop, &a->io);
+	}
 	w->naccepts = 0;
 }
 
@@ -246,6 +273,7 @@ static void worker_adopt(struct lb_worker *w, struct lb_gen *g)
 		struct lb_accept *a = &w->accepts[w->naccepts];
 		a->io.fd = g->listeners[i]->fd;
 		a->io.fn = on_accept;
+		timer_init(&a->resume, resume_accepting);
 		a->worker = w;
 		a->listener = g->listeners[i];
 		a->conf = &g->conf->listeners[i];

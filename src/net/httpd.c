@@ -14,9 +14,13 @@
 #define HTTPD_OUT_HIGH    (1024 * 1024)  /* stop reading while this much is unsent */
 #define HTTPD_IDLE_MS     60000
 
+#define HTTPD_ACCEPT_PAUSE_MS 100
+
 struct httpd {
 	struct loop *loop;
 	struct loop_io listener;
+	uint32_t listen_events;
+	struct timer resume;     /* re-listen after running out of fds */
 	httpd_handler handler;
 	void *arg;
 	struct httpd_conn *conns;   /* doubly linked, for destroy */
@@ -210,6 +214,12 @@ static void conn_idle(struct timer *t)
 	conn_close(container_of(t, struct httpd_conn, idle));
 }
 
+static void resume_accepting(struct timer *t)
+{
+	struct httpd *s = container_of(t, struct httpd, resume);
+	loop_add(s->loop, &s->listener, s->listen_events);
+}
+
 static void on_accept(struct loop_io *io, uint32_t events)
 {
 	struct httpd *s = container_of(io, struct httpd, listener);
@@ -219,8 +229,13 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		if (fd == ERR_AGAIN)
 			return;
 		if (fd < 0) {
-			if (fd != -ECONNABORTED)
-				log_warn("accept: %s", err_str(fd));
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+				/* The listener would stay readable: pause it instead of spinning. */
+				log_error("accept: %s; pausing for %d ms", err_str(fd),
+					  HTTPD_ACCEPT_PAUSE_MS);
+				loop_del(s->loop, &s->listener);
+				loop_timer_arm(s->loop, &s->resume, HTTPD_ACCEPT_PAUSE_MS);
+			}
 			return;
 		}
 		struct httpd_conn *c = calloc(1, sizeof(*c));
@@ -257,7 +272,9 @@ int httpd_create(struct loop *l, int listen_fd, bool shared, httpd_handler handl
 	h->arg = arg;
 	h->listener.fd = listen_fd;
 	h->listener.fn = on_accept;
-	int rc = loop_add(l, &h->listener, LOOP_READ | (shared ? LOOP_EXCLUSIVE : 0));
+	h->listen_events = LOOP_READ | (shared ? LOOP_EXCLUSIVE : 0);
+	timer_init(&h->resume, resume_accepting);
+	int rc = loop_add(l, &h->listener, h->listen_events);
 	if (rc < 0) {
 		free(h);
 		return rc;
@@ -270,7 +287,10 @@ void httpd_destroy(struct httpd *h)
 {
 	if (!h)
 		return;
-	loop_del(h->loop, &h->listener);
+	if (timer_armed(&h->resume))
+		loop_timer_cancel(h->loop, &h->resume);
+	else
+		loop_del(h->loop, &h->listener);
 	while (h->conns)
 		conn_close(h->conns);
 	free(h);
