@@ -40,11 +40,13 @@ deps:
 	@scripts/install-deps.sh build
 
 strata: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -53,14 +55,17 @@ $(B)/unit/%: tests/unit/%.c $(LIB_OBJ)
 # --- sanitizer build: same sources, separate objects ---
 $(S)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	@echo "  CC      $< (sanitize)"
+	@$(CC) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
 $(S)/strata: $(SAN_OBJ)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(S)/unit/%: tests/unit/%.c $(SAN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(LDLIBS) -lcmocka
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(LDLIBS) -lcmocka
 
 run: deps strata
 	@scripts/demo.sh
@@ -86,7 +91,8 @@ FUZZ_LIB := $(LIB_SRC)
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc -pthread -fsanitize=fuzzer,address,undefined \
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc -pthread -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz-build: deps $(FUZZ_BIN)
