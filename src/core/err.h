@@ -28,6 +28,16 @@
 #define err_sys() (-errno)
 
 /*
+ * err_is_shortage - the process or the system ran out of a resource
+ * (descriptors, socket buffers, memory): a local condition that says
+ * nothing about the peer, and that waiting may cure.
+ */
+static inline int err_is_shortage(int rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM;
+}
+
+/*
  * err_str - a static, human-readable description of a return code.
  * Never returns NULL; the string lives for the whole program.
  */

@@ -271,6 +271,8 @@ struct file_state {
 	char *err;
 	size_t errlen;
 	int failed;
+	char *phys;             /* the current physical line (getline's buffer) */
+	size_t phys_cap;
 };
 
 static int start_section(struct file_state *st, const char *section)
@@ -310,30 +312,53 @@ static int start_section(struct file_state *st, const char *section)
 	return 0;
 }
 
+/* The next physical line into st->phys, with its newline. NULL at the end. */
+static const char *next_line(struct file_state *st, size_t *len)
+{
+	if (st->fp) {
+		ssize_t n = getline(&st->phys, &st->phys_cap, st->fp);
+		if (n < 0)
+			return NULL;
+		*len = (size_t)n;
+		return st->phys;
+	}
+	if (!*st->text)
+		return NULL;
+	const char *line = st->text;
+	const char *nl = strchr(line, '\n');
+	*len = nl ? (size_t)(nl - line + 1) : strlen(line);
+	st->text += *len;
+	return line;
+}
+
+/*
+ * libinih's reader. It hands lines to inih one physical line at a time, so
+ * the line numbers of messages are the file's: inih's own buffer holds
+ * `num` bytes, and a longer line would otherwise be split in two. A longer
+ * comment is passed as an empty comment; a longer setting is an error.
+ */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct file_state *st = stream;
-	char *r;
-	if (st->fp) {
-		r = fgets(str, num, st->fp);
-	} else {
-		if (!*st->text)
-			return NULL;
-		const char *nl = strchr(st->text, '\n');
-		size_t n = nl ? (size_t)(nl - st->text + 1) : strlen(st->text);
-		if (n >= (size_t)num)
-			n = (size_t)num - 1;
-		memcpy(str, st->text, n);
-		str[n] = '\0';
-		st->text += n;
-		r = str;
-	}
-	if (!r)
+	size_t len;
+	const char *line = next_line(st, &len);
+	if (!line)
 		return NULL;
 	st->line++;
+	const char *p = line + strspn(line, " \t");
+	if (len >= (size_t)num) {
+		if (*p != ';' && *p != '#' && !st->failed) {
+			fail(st->err, st->errlen, "line longer than %d characters", num - 2);
+			st->failed = st->line;
+		}
+		snprintf(str, (size_t)num, ";\n");
+		return str;
+	}
+	memcpy(str, line, len);
+	str[len] = '\0';
+
 	/* Sections are started here rather than in on_entry, which inih calls
 	 * only for keys: an empty or repeated section must still count. */
-	const char *p = r + strspn(r, " \t");
 	const char *end = strchr(p, ']');
 	if (*p == '[' && end && !st->failed) {
 		char name[CONF_NAME_MAX + 16];
@@ -345,7 +370,7 @@ static char *read_line(char *str, int num, void *stream)
 		if (start_section(st, name) < 0)
 			st->failed = st->line;
 	}
-	return r;
+	return str;
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
@@ -382,11 +407,12 @@ static int load(struct file_state *st, struct lb_conf *c)
 	st->errlen = sizeof(msg);
 
 	int line = ini_parse_stream(read_line, st, on_entry, st);
-	if (st->failed)
-		return fail(user_err, user_len, "%s:%d: %s", st->label, st->failed, msg);
-	if (line > 0)
+	free(st->phys);
+	if (line > 0 && (!st->failed || line < st->failed))
 		return fail(user_err, user_len, "%s:%d: syntax error (expected [section] or key = value)",
 			    st->label, line);
+	if (st->failed)
+		return fail(user_err, user_len, "%s:%d: %s", st->label, st->failed, msg);
 	if (line < 0)
 		return fail(user_err, user_len, "%s: cannot be read", st->label);
 	int rc = conf_validate(c, msg, sizeof(msg));

@@ -11,12 +11,51 @@
 
 #define LISTEN_BACKLOG 4096
 
+static void listener_close(struct lb_listener *l)
+{
+	int fd = atomic_exchange(&l->fd, -1);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void listener_unref(struct lb_listener *l)
 {
 	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	close(l->fd);
+	listener_close(l);
 	free(l);
+}
+
+void gen_listener_watch(struct lb_listener *l)
+{
+	atomic_fetch_add(&l->watchers, 1);
+}
+
+void gen_listener_unwatch(struct lb_listener *l)
+{
+	if (atomic_fetch_sub(&l->watchers, 1) == 1)
+		listener_close(l);
+}
+
+static bool gen_has(const struct lb_gen *g, const struct lb_listener *l)
+{
+	for (int i = 0; i < g->nlisteners; i++)
+		if (g->listeners[i] == l)
+			return true;
+	return false;
+}
+
+void gen_retire(struct lb_gen *old, struct lb_gen *cur)
+{
+	for (int i = 0; i < old->nlisteners; i++) {
+		struct lb_listener *l = old->listeners[i];
+		if (gen_has(cur, l))
+			continue;
+		int fd = atomic_load(&l->fd);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RD);
+		gen_listener_unwatch(l);
+	}
 }
 
 static struct lb_listener *find_listener(struct lb_gen *prev, const struct sock_addr *a)
@@ -55,11 +94,12 @@ static int build_listener(struct lb_gen *g, struct lb_gen *prev, const struct co
 		if (!l)
 			return -ENOMEM;
 		atomic_init(&l->refs, 1);
+		atomic_init(&l->watchers, 1);  /* the main thread's hold while current */
 		l->addr = cl->addr;
 		snprintf(l->addr_text, sizeof(l->addr_text), "%s", cl->addr_text);
-		l->fd = sock_listen(&cl->addr, LISTEN_BACKLOG);
-		if (l->fd < 0) {
-			int rc = l->fd;
+		int rc = sock_listen(&cl->addr, LISTEN_BACKLOG);
+		atomic_init(&l->fd, rc);
+		if (rc < 0) {
 			snprintf(err, errlen, "listener '%s': cannot listen on %s: %s",
 				 cl->name, cl->addr_text, err_str(rc));
 			free(l);

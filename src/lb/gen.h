@@ -27,6 +27,27 @@ void gen_ref(struct lb_gen *g);
  * releases its listeners (closing sockets no generation uses) and servers. */
 void gen_unref(struct lb_gen *g);
 
+/*
+ * Listening sockets are closed as soon as nothing accepts on them, not when
+ * the last connection of their generation ends: a listener dropped by a
+ * reload must refuse clients at once and free its port for a later reload.
+ * `watchers` counts the worker loops that have the socket registered, plus
+ * one held by the main thread while the listener is in the current
+ * generation; whoever brings it to zero closes the socket.
+ *
+ * gen_listener_watch / gen_listener_unwatch - a worker registers or has
+ * deregistered the socket (unwatch after loop_del).
+ */
+void gen_listener_watch(struct lb_listener *l);
+void gen_listener_unwatch(struct lb_listener *l);
+
+/*
+ * gen_retire - on the main thread, after `cur` replaced `old`: every
+ * listener of `old` that `cur` does not have stops accepting now
+ * (shutdown: new clients are refused) and loses the main thread's hold.
+ */
+void gen_retire(struct lb_gen *old, struct lb_gen *cur);
+
 /* gen_active - connections open on this generation's listeners now. */
 int64_t gen_active(const struct lb_gen *g);
 

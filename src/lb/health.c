@@ -113,6 +113,11 @@ static void on_timer(struct timer *t)
 		return;
 	}
 	int fd = sock_connect(&c->srv->conf.addr);
+	if (err_is_shortage(fd)) {
+		/* Says nothing about the server: skip this round. */
+		loop_timer_arm(h->loop, &c->timer, pc->check_interval_ms);
+		return;
+	}
 	if (fd < 0) {
 		finish(c, false, err_str(fd));
 		return;

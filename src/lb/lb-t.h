@@ -10,7 +10,8 @@
  *                        SIGHUP builds a new one and the old one lives until
  *                        its last connection closes
  *   struct lb_listener   a listening socket and its counters; carried over to
- *                        the next generation when its address stays
+ *                        the next generation when its address stays, closed
+ *                        as soon as no generation in use by a worker has it
  *   struct lb_pool       a balancing algorithm over servers (per generation)
  *   struct lb_server     a backend server's health and counters; carried over
  *                        to the next generation when its pool, name and
@@ -68,7 +69,8 @@ struct lb_listener {
 	_Atomic int refs;
 	struct sock_addr addr;            /* settings live in the generation's conf */
 	char addr_text[SOCK_ADDR_STRLEN];
-	int fd;
+	_Atomic int fd;                   /* -1 once closed */
+	_Atomic int watchers;             /* worker loops watching fd, +1 while current */
 	_Atomic int64_t active;
 	_Atomic uint64_t total;
 	_Atomic uint64_t refused;         /* closed at once: over max-conns */
@@ -101,7 +103,7 @@ struct lb_worker {
 	struct lb_accept accepts[CONF_MAX_LISTENERS];
 	int naccepts;
 	uint64_t rng;                     /* xorshift state for random2 */
-	uint64_t next_fd_warning_ms;      /* rate limit of the accept-failure log */
+	uint64_t next_fd_warning_ms;      /* rate limit of the fd-shortage log */
 	int pipes[64][2];                 /* idle, empty pipes for splice */
 	int npipes;
 	char *bufs[64];                   /* idle copy buffers */

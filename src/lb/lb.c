@@ -201,12 +201,13 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 
 #define ACCEPT_PAUSE_MS 100
 
-/* Out of descriptors or memory, the listener would stay readable and the
- * loop would spin on failing accepts: stop watching it for a moment. */
+/* Out of descriptors or memory (rc), or shut by a reload (rc 0), the
+ * listener would stay readable and the loop would spin on failing accepts:
+ * stop watching it for a moment. */
 static void pause_accepting(struct lb_accept *a, int rc)
 {
 	struct loop *l = a->worker->loop;
-	if (loop_now(l) >= a->worker->next_fd_warning_ms) {
+	if (rc && loop_now(l) >= a->worker->next_fd_warning_ms) {
 		log_error("accept on %s: %s; pausing accepts %d ms at a time (logged every 10 s)",
 			  a->listener->addr_text, err_str(rc), ACCEPT_PAUSE_MS);
 		a->worker->next_fd_warning_ms = loop_now(l) + 10000;
@@ -231,8 +232,10 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		if (fd == ERR_AGAIN)
 			return;
 		if (fd < 0) {
-			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+			if (err_is_shortage(fd))
 				pause_accepting(a, fd);
+			else if (fd == -EINVAL)  /* retired by a reload: this worker switches soon */
+				pause_accepting(a, 0);
 			return;
 		}
 		struct lb_listener *l = a->listener;
@@ -256,6 +259,7 @@ static void worker_unlisten(struct lb_worker *w)
 			loop_timer_cancel(w->loop, &a->resume);  /* paused: not in epoll */
 		else
 			loop_del(w->loop, &a->io);
+		gen_listener_unwatch(a->listener);
 	}
 	w->naccepts = 0;
 }
@@ -271,15 +275,17 @@ static void worker_adopt(struct lb_worker *w, struct lb_gen *g)
 		return;
 	for (int i = 0; i < g->nlisteners; i++) {
 		struct lb_accept *a = &w->accepts[w->naccepts];
-		a->io.fd = g->listeners[i]->fd;
+		a->io.fd = atomic_load(&g->listeners[i]->fd);
 		a->io.fn = on_accept;
 		timer_init(&a->resume, resume_accepting);
 		a->worker = w;
 		a->listener = g->listeners[i];
 		a->conf = &g->conf->listeners[i];
 		a->pool = &g->pools[a->conf->pool];
-		if (loop_add(w->loop, &a->io, LOOP_READ | LOOP_EXCLUSIVE) == 0)
+		if (loop_add(w->loop, &a->io, LOOP_READ | LOOP_EXCLUSIVE) == 0) {
+			gen_listener_watch(a->listener);
 			w->naccepts++;
+		}
 	}
 }
 
@@ -327,6 +333,10 @@ static void reload(struct lb *lb)
 		log_warn("SIGHUP: nothing to reload (started without -c FILE)");
 		return;
 	}
+	if (lb->draining) {
+		log_warn("SIGHUP: not reloading while draining");
+		return;
+	}
 	char err[CONF_ERR_MAX];
 	struct lb_conf *c = malloc(sizeof(*c));
 	if (!c) {
@@ -361,6 +371,7 @@ static void reload(struct lb *lb)
 	if (health_start(lb->loop, g, &lb->health) < 0)
 		log_error("reload: health checks could not start (out of memory)");
 	publish(lb, g);
+	gen_retire(lb->gen, g);
 	gen_unref(lb->gen);
 	lb->gen = g;
 	log_info("reloaded %s: %d listeners, %d pools", lb->conf_path, g->nlisteners, g->npools);
@@ -402,7 +413,7 @@ static void drain(struct lb *lb, int signo)
 		loop_post(lb->workers->loops[i], unlisten_posted, &lb->worker_state[i]);
 	/* New clients are refused by the kernel, not left in the backlog. */
 	for (int i = 0; i < lb->gen->nlisteners; i++)
-		shutdown(lb->gen->listeners[i]->fd, SHUT_RD);
+		shutdown(atomic_load(&lb->gen->listeners[i]->fd), SHUT_RD);
 	lb->drain_deadline_ms = loop_now(lb->loop) + lb->gen->conf->grace_ms;
 	timer_init(&lb->drain_timer, drain_check);
 	loop_timer_arm(lb->loop, &lb->drain_timer, 0);

@@ -229,7 +229,7 @@ static ssize_t drain(struct tcp_session *s, struct tcp_dir *d, struct tcp_end *d
  * Forward what can be forwarded from src to dst without blocking.
  * Returns XFER_MORE when the budget ran out with work left.
  */
-static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d,
+static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d, const struct tcp_dir *other,
 			  struct tcp_end *src, struct tcp_end *dst, bool *progress)
 {
 	for (int budget = WAKE_BUDGET; budget > 0; budget--) {
@@ -248,7 +248,10 @@ static enum xfer transfer(struct tcp_session *s, struct tcp_dir *d,
 				return XFER_ABORT;
 		}
 		if (d->pending == 0 && d->eof && !d->shut) {
-			shutdown(dst->io.fd, SHUT_WR);
+			/* When the other way is over too, the close that follows
+			 * sends this FIN. */
+			if (!other->shut)
+				shutdown(dst->io.fd, SHUT_WR);
 			d->shut = true;
 			*progress = true;
 		}
@@ -281,13 +284,13 @@ static void session_pump(struct tcp_session *s)
 	bool progress = false;
 	uint64_t up_before = s->up.bytes, down_before = s->down.bytes;
 
-	enum xfer a = transfer(s, &s->up, &s->client, &s->server, &progress);
+	enum xfer a = transfer(s, &s->up, &s->down, &s->client, &s->server, &progress);
 	if (a == XFER_ABORT) {
 		session_close(s, true);
 		return;
 	}
 	uint64_t down_pending_before = s->down.pending;
-	enum xfer b = transfer(s, &s->down, &s->server, &s->client, &progress);
+	enum xfer b = transfer(s, &s->down, &s->up, &s->server, &s->client, &progress);
 	if (b == XFER_ABORT) {
 		session_close(s, true);
 		return;
@@ -388,13 +391,14 @@ static void on_server(struct loop_io *io, uint32_t events)
 		session_pump(s);
 		return;
 	}
-	if (!(events & (LOOP_WRITE | LOOP_ERR | LOOP_HUP)))
-		return;
-	int rc = sock_error(io->fd);
-	if (rc == 0 && !(events & (LOOP_ERR | LOOP_HUP)))
-		on_connected(s);
-	else
+	/* Writable without error means connected; only a failure needs
+	 * getsockopt, for the reason it logs. */
+	if (events & (LOOP_ERR | LOOP_HUP)) {
+		int rc = sock_error(io->fd);
 		connect_failed(s, rc ? rc : -ECONNRESET);
+	} else if (events & LOOP_WRITE) {
+		on_connected(s);
+	}
 }
 
 static void on_timeout(struct timer *t)
@@ -430,6 +434,16 @@ static void connect_next(struct tcp_session *s)
 		int fd = sock_connect(&srv->conf.addr);
 		if (fd < 0) {
 			s->server.io.fd = -1;
+			if (err_is_shortage(fd)) {
+				/* Our shortage, not the server's fault: no retry helps. */
+				if (loop_now(l) >= s->w->next_fd_warning_ms) {
+					log_error("cannot connect to %s/%s: %s (logged every 10 s)",
+						  srv->pool_name, srv->conf.name, err_str(fd));
+					s->w->next_fd_warning_ms = loop_now(l) + 10000;
+				}
+				release_server(s);
+				break;
+			}
 			note_connect_failure(s, fd);
 			continue;
 		}

@@ -21,6 +21,7 @@ struct httpd {
 	struct loop_io listener;
 	uint32_t listen_events;
 	struct timer resume;     /* re-listen after running out of fds */
+	uint64_t next_warning_ms; /* rate limit of that log line */
 	httpd_handler handler;
 	void *arg;
 	struct httpd_conn *conns;   /* doubly linked, for destroy */
@@ -112,28 +113,34 @@ static bool skip_body(struct httpd_conn *c)
 	return true;
 }
 
-/* Answer every complete request in the input buffer. */
-static void process(struct httpd_conn *c)
+/* Answer the complete requests in the input buffer, until the output holds
+ * HTTPD_OUT_HIGH bytes. Returns true when it stopped for that reason with
+ * input left to process. */
+static bool process(struct httpd_conn *c)
 {
 	struct http1_request req;
-	while (!c->close_after_flush && buf_pending(&c->out) < HTTPD_OUT_HIGH) {
+	for (;;) {
+		if (c->close_after_flush)
+			return false;
+		if (buf_pending(&c->out) >= HTTPD_OUT_HIGH)
+			return buf_pending(&c->in) > 0;
 		if (c->body != BODY_NONE) {
 			if (!skip_body(c)) {
 				reply_error(c, 400);
-				return;
+				return false;
 			}
 			if (c->body != BODY_NONE)
-				return;
+				return false;
 		}
 		if (buf_pending(&c->in) == 0)
-			return;
+			return false;
 		int rc = http1_parse_request(c->in.data + c->in.off, buf_pending(&c->in),
 					     HTTPD_MAX_HEAD, &req);
 		if (rc == ERR_AGAIN)
-			return;
+			return false;
 		if (rc < 0) {
 			reply_error(c, rc == ERR_LIMIT ? 431 : 400);
-			return;
+			return false;
 		}
 		struct httpd_reply r = { .status = 200, .body = BUF_INIT };
 		c->srv->handler(c->srv->arg, &req, &r);
@@ -184,9 +191,14 @@ static void conn_event(struct loop_io *io, uint32_t events)
 		c->readable = true;
 
 	for (;;) {
+		bool more = process(c);
 		if (!flush(c))
 			return;
-		if (!c->readable || c->close_after_flush || buf_pending(&c->out) >= HTTPD_OUT_HIGH)
+		if (c->close_after_flush || buf_pending(&c->out) >= HTTPD_OUT_HIGH)
+			break;  /* wait until the peer reads */
+		if (more)
+			continue;
+		if (!c->readable)
 			break;
 		if (buf_reserve(&c->in, HTTPD_READ_CHUNK) < 0) {
 			conn_close(c);
@@ -204,7 +216,6 @@ static void conn_event(struct loop_io *io, uint32_t events)
 			return;
 		}
 		c->in.len += (size_t)n;
-		process(c);
 	}
 	loop_timer_arm(c->srv->loop, &c->idle, HTTPD_IDLE_MS);
 }
@@ -229,10 +240,13 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		if (fd == ERR_AGAIN)
 			return;
 		if (fd < 0) {
-			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+			if (err_is_shortage(fd)) {
 				/* The listener would stay readable: pause it instead of spinning. */
-				log_error("accept: %s; pausing for %d ms", err_str(fd),
-					  HTTPD_ACCEPT_PAUSE_MS);
+				if (loop_now(s->loop) >= s->next_warning_ms) {
+					log_error("accept: %s; pausing accepts %d ms at a time "
+						  "(logged every 10 s)", err_str(fd), HTTPD_ACCEPT_PAUSE_MS);
+					s->next_warning_ms = loop_now(s->loop) + 10000;
+				}
 				loop_del(s->loop, &s->listener);
 				loop_timer_arm(s->loop, &s->resume, HTTPD_ACCEPT_PAUSE_MS);
 			}

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -132,6 +133,31 @@ static void test_every_error_names_its_line_and_key(void **state)
 	}
 }
 
+static void test_long_lines_keep_line_numbers(void **state)
+{
+	(void)state;
+	/* Found by the integration tests: libinih splits lines of 200 bytes or
+	 * more, which shifted every later line number. */
+	char text[2048];
+	char comment[400];
+	memset(comment, 'x', sizeof(comment) - 1);
+	comment[sizeof(comment) - 1] = '\0';
+	snprintf(text, sizeof(text), "; %s\n[pool a]\nserver = 127.0.0.1:1\nbogus = 1\n", comment);
+	assert_int_equal(conf_load_string(conf, text, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "config:4: unknown key 'bogus'"));
+
+	conf_init(conf);
+	snprintf(text, sizeof(text), "[pool a]\nhealth-check = http:/%s\n", comment);
+	assert_int_equal(conf_load_string(conf, text, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "config:2: line longer than 198 characters"));
+
+	/* The first problem in the file is the one reported. */
+	conf_init(conf);
+	assert_int_equal(conf_load_string(conf, "[pool a]\nno equals here\nbogus = 1\n",
+					  err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "config:2: syntax error"));
+}
+
 static void test_durations(void **state)
 {
 	(void)state;
@@ -166,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_error_names_its_line_and_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_lines_keep_line_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addresses, setup, teardown),
 	};
