@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -98,6 +99,12 @@ static int build_listener(struct lb_gen *g, struct lb_gen *prev, const struct co
 		l->addr = cl->addr;
 		snprintf(l->addr_text, sizeof(l->addr_text), "%s", cl->addr_text);
 		int rc = sock_listen(&cl->addr, LISTEN_BACKLOG);
+		/* A listener retired by the previous reload keeps its port until
+		 * the last worker lets go of it, a few microseconds later. */
+		for (int tries = 0; rc == -EADDRINUSE && prev && tries < 20; tries++) {
+			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+			rc = sock_listen(&cl->addr, LISTEN_BACKLOG);
+		}
 		atomic_init(&l->fd, rc);
 		if (rc < 0) {
 			snprintf(err, errlen, "listener '%s': cannot listen on %s: %s",

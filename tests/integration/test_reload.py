@@ -139,8 +139,8 @@ def test_reload_removes_a_listener_while_a_connection_on_it_is_open(start_echo, 
     held = HttpConn(l2)
     assert held.get() == "a"
     r.reload(conf_text(admin, {"web": ([(a, 1)], "")}, {"front": (l1, "web", "")}))
-    assert held.get() == "a"  # the open connection goes on (this part works)
-    # ... but the removed address must stop taking clients it will never serve
+    assert held.get() == "a"  # the open connection goes on
+    # while the removed address stops taking clients it would never serve
     wait_closed(l2, timeout=3)
     held.close()
 
