@@ -345,9 +345,9 @@ static char *read_line(char *str, int num, void *stream)
 	if (!line)
 		return NULL;
 	st->line++;
-	const char *p = line + strspn(line, " \t");
 	if (len >= (size_t)num) {
-		if (*p != ';' && *p != '#' && !st->failed) {
+		const char *first = line + strspn(line, " \t");
+		if (*first != ';' && *first != '#' && !st->failed) {
 			fail(st->err, st->errlen, "line longer than %d characters", num - 2);
 			st->failed = st->line;
 		}
@@ -356,6 +356,7 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	memcpy(str, line, len);
 	str[len] = '\0';
+	const char *p = str + strspn(str, " \t");
 
 	/* Sections are started here rather than in on_entry, which inih calls
 	 * only for keys: an empty or repeated section must still count. */

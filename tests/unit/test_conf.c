@@ -93,6 +93,8 @@ struct bad_case {
 static const struct bad_case bad[] = {
 	{ "[nonsense]\nx = 1\n", "config:1: section [nonsense]" },
 	{ "x = 1\n", "config:1: 'x' outside of any section" },
+	/* Found by fuzzing: an unclosed section took its ']' from a later line. */
+	{ "[pools.1\nserver = 1.2.3.4:5 ]\n", "config:1: syntax error" },
 	{ "[global]\nthreads = 0\n", "config:2: threads: '0' is not a number from 1 to 256" },
 	{ "[global]\nfoo = 1\n", "config:2: unknown key 'foo' in [global]" },
 	{ "[pool a]\nserver = 1.2.3.4\n", "config:2: server: '1.2.3.4' is not ADDR:PORT" },
