@@ -7,6 +7,7 @@
 #include "core/cli.h"
 #include "echo/echo.h"
 #include "lb/lb.h"
+#include "tools/ringtool.h"
 
 struct command {
 	const char *name;
@@ -19,6 +20,7 @@ static int help_main(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "lb", lb_main, "load balancer (L4 TCP proxy: balancing, health checks, failover)" },
+	{ "ring", ringtool_main, "consistent hashing: balance, movement, lookup time (ring, jump, maglev, ...)" },
 	{ "echo", echo_main, "tiny HTTP server answering its name (demo and test backend)" },
 	{ "version", version_main, "print the version" },
 	{ "help", help_main, "list the commands" },

@@ -15,8 +15,32 @@ void ring_init(struct ring *r, int vnodes)
 void ring_free(struct ring *r)
 {
 	free(r->points);
+	free(r->index);
 	r->points = NULL;
+	r->index = NULL;
 	r->npoints = r->cap = 0;
+}
+
+/* Rebuild the top-bits index after the points changed. */
+static int reindex(struct ring *r)
+{
+	size_t buckets = (size_t)1 << RING_INDEX_BITS;
+	if (!r->index && !(r->index = malloc((buckets + 1) * sizeof(*r->index))))
+		return -ENOMEM;
+	size_t p = 0;
+	for (size_t b = 0; b < buckets; b++) {
+		while (p < r->npoints && (r->points[p].hash >> (64 - RING_INDEX_BITS)) < b)
+			p++;
+		r->index[b] = (uint32_t)p;
+	}
+	r->index[buckets] = (uint32_t)r->npoints;
+	return 0;
+}
+
+size_t ring_memory(const struct ring *r)
+{
+	return r->cap * sizeof(*r->points) +
+	       (r->index ? (((size_t)1 << RING_INDEX_BITS) + 1) * sizeof(*r->index) : 0);
 }
 
 uint64_t ring_hash(const void *data, size_t len)
@@ -55,7 +79,7 @@ int ring_add(struct ring *r, uint32_t node, const char *key, int weight)
 		pt->node = node;
 	}
 	qsort(r->points, r->npoints, sizeof(*r->points), cmp_point);
-	return 0;
+	return reindex(r);
 }
 
 void ring_remove(struct ring *r, uint32_t node)
@@ -65,14 +89,14 @@ void ring_remove(struct ring *r, uint32_t node)
 		if (r->points[i].node != node)
 			r->points[j++] = r->points[i];
 	r->npoints = j;
+	if (r->index)
+		reindex(r);  /* only shrinks what it already holds: cannot fail */
 }
 
-int64_t ring_lookup(const struct ring *r, uint64_t hash,
-		    bool (*accept)(void *arg, uint32_t node), void *arg)
+static size_t first_point(const struct ring *r, uint64_t hash)
 {
-	if (r->npoints == 0)
-		return -1;
-	size_t lo = 0, hi = r->npoints;  /* first point with point.hash >= hash */
+	size_t b = (size_t)(hash >> (64 - RING_INDEX_BITS));
+	size_t lo = r->index[b], hi = r->index[b + 1];
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (r->points[mid].hash < hash)
@@ -80,10 +104,46 @@ int64_t ring_lookup(const struct ring *r, uint64_t hash,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+int64_t ring_lookup(const struct ring *r, uint64_t hash,
+		    bool (*accept)(void *arg, uint32_t node), void *arg)
+{
+	if (r->npoints == 0)
+		return -1;
+	size_t lo = first_point(r, hash);
 	for (size_t k = 0; k < r->npoints; k++) {
 		const struct ring_point *p = &r->points[(lo + k) % r->npoints];
 		if (!accept || accept(arg, p->node))
 			return p->node;
 	}
 	return -1;
+}
+
+size_t ring_preference(const struct ring *r, uint64_t hash, size_t n, uint32_t *out,
+		       int (*zone)(void *arg, uint32_t node), void *arg)
+{
+	size_t got = 0;
+	if (r->npoints == 0 || n == 0)
+		return 0;
+	size_t start = first_point(r, hash);
+	int zones[64];
+	size_t nzones = 0;
+	for (size_t k = 0; k < r->npoints && got < n; k++) {
+		uint32_t node = r->points[(start + k) % r->npoints].node;
+		bool taken = false;
+		for (size_t i = 0; i < got && !taken; i++)
+			taken = out[i] == node;
+		if (!taken && zone) {
+			int z = zone(arg, node);
+			for (size_t i = 0; i < nzones && !taken; i++)
+				taken = zones[i] == z;
+			if (!taken && nzones < sizeof(zones) / sizeof(zones[0]))
+				zones[nzones++] = z;
+		}
+		if (!taken)
+			out[got++] = node;
+	}
+	return got;
 }

@@ -5,7 +5,9 @@
  * the first point clockwise from its hash. Adding a node moves only the keys
  * that land on its new points; removing one moves only its own keys. Points
  * are XXH64 (seed 0) of "<node key>#<i>", so placement is identical across
- * runs and machines. Lookup is a binary search over the sorted points.
+ * runs and machines. Lookup is a binary search over the sorted points,
+ * narrowed first by a 65536-entry index on the hash's top bits (256 KiB),
+ * which keeps it within a cache miss or two at any ring size.
  *
  * Ownership: the ring copies nothing but the node ids and its points; it is
  * not thread-safe for writers, but lookups may run concurrently once
@@ -25,11 +27,16 @@ struct ring_point {
 	uint32_t node;
 };
 
+#define RING_INDEX_BITS 16
+
 struct ring {
 	struct ring_point *points;   /* sorted by hash, then node */
 	size_t npoints;
 	size_t cap;
 	int vnodes;
+	/* index[b] = first point whose hash's top RING_INDEX_BITS bits are >= b,
+	 * so a lookup binary-searches a handful of points instead of all */
+	uint32_t *index;
 };
 
 /* ring_init - an empty ring with `vnodes` points per unit of weight. */
@@ -47,6 +54,9 @@ int ring_add(struct ring *r, uint32_t node, const char *key, int weight);
 /* ring_remove - take every point of `node` off the ring. */
 void ring_remove(struct ring *r, uint32_t node);
 
+/* ring_memory - bytes held by the points and the index. */
+size_t ring_memory(const struct ring *r);
+
 /* ring_hash - the ring's hash of arbitrary bytes (XXH64, seed 0). */
 uint64_t ring_hash(const void *data, size_t len);
 
@@ -59,5 +69,15 @@ uint64_t ring_hash(const void *data, size_t len);
  */
 int64_t ring_lookup(const struct ring *r, uint64_t hash,
 		    bool (*accept)(void *arg, uint32_t node), void *arg);
+
+/*
+ * ring_preference - the first `n` distinct nodes clockwise from `hash`
+ * (Dynamo's preference list: a key's replicas). With `zone` (may be NULL),
+ * a node whose zone(arg, node) was already chosen is skipped, so replicas
+ * land in distinct zones while enough zones exist. Writes up to n node ids
+ * to out and returns how many (fewer when the ring has fewer eligible nodes).
+ */
+size_t ring_preference(const struct ring *r, uint64_t hash, size_t n, uint32_t *out,
+		       int (*zone)(void *arg, uint32_t node), void *arg);
 
 #endif
