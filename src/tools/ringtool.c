@@ -170,6 +170,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		cli_fail("ring", "--add: at most 100000 nodes in all");
 }
 
+/* Bounded loads' capacity, ceil((1+eps) x keys / nodes), without letting
+ * floating-point error push an exact bound up by one. */
+static uint64_t capacity(double epsilon, long keys, int nodes)
+{
+	double x = (1 + epsilon) * (double)keys / nodes;
+	return (uint64_t)ceil(x - x * 1e-12);
+}
+
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -196,10 +204,10 @@ static void add_nodes(struct chash *c, const struct opts *o, long from, long to)
 static double place(struct chash *c, const struct opts *o, const uint64_t *keys, int32_t *owner)
 {
 	chash_reset_loads(c);
-	uint64_t capacity = (uint64_t)ceil((1 + o->epsilon) * (double)o->keys / c->live);
+	uint64_t cap = capacity(o->epsilon, o->keys, c->live);
 	double t0 = now_ns();
 	for (long k = 0; k < o->keys; k++)
-		owner[k] = c->algo == CHASH_BOUNDED ? chash_assign(c, keys[k], capacity)
+		owner[k] = c->algo == CHASH_BOUNDED ? chash_assign(c, keys[k], cap)
 						    : chash_lookup(c, keys[k]);
 	double ns = (now_ns() - t0) / (double)o->keys;
 	if (c->algo != CHASH_BOUNDED)
@@ -345,8 +353,8 @@ int ringtool_main(int argc, char **argv)
 		if (o.algo == CHASH_MAGLEV)
 			printf(" (table of %u slots)", c.maglev_size);
 		if (o.algo == CHASH_BOUNDED)
-			printf(", epsilon %.2f: capacity %.0f keys", o.epsilon,
-			       ceil((1 + o.epsilon) * (double)o.keys / o.nodes));
+			printf(", epsilon %.2f: capacity %llu keys", o.epsilon,
+			       (unsigned long long)capacity(o.epsilon, o.keys, (int)o.nodes));
 		printf("\nnodes, keys   %ld, %ld%s\n\n", o.nodes, o.keys,
 		       o.weights ? " (weighted: loads per unit of weight)" : "");
 		printf("load per node   min %.0f   mean %.1f   max %.0f   stddev %.1f   peak/mean %.4f\n",
