@@ -1,5 +1,6 @@
 #include "lb/balance.h"
 
+#include <math.h>
 #include <netinet/in.h>
 
 #include "lb/server.h"
@@ -113,12 +114,34 @@ struct ring_filter {
 	struct lb_pool *pool;
 	struct lb_server *const *tried;
 	int ntried;
+	double per_weight_cap;   /* bounded loads: active < cap x weight; 0 = none */
 };
 
 static bool ring_accept(void *arg, uint32_t node)
 {
 	struct ring_filter *f = arg;
-	return candidate(f->pool->servers[node], f->tried, f->ntried);
+	struct lb_server *s = f->pool->servers[node];
+	if (!candidate(s, f->tried, f->ntried))
+		return false;
+	return f->per_weight_cap == 0 || (double)active(s) < f->per_weight_cap * s->conf.weight;
+}
+
+/* Bounded loads (HAProxy's hash-balance-factor): a server takes a new
+ * connection only while below factor% of the mean per unit of weight,
+ * counting the new connection; a full server's clients spill clockwise. */
+static double bounded_cap(struct lb_pool *p, struct lb_server *const *tried, int ntried)
+{
+	int64_t total = 1;
+	int weights = 0;
+	for (int i = 0; i < p->nservers; i++) {
+		if (!candidate(p->servers[i], tried, ntried))
+			continue;
+		total += active(p->servers[i]);
+		weights += p->servers[i]->conf.weight;
+	}
+	if (weights == 0)
+		return 0;
+	return ceil((double)total * p->conf.hash_balance_factor / 100.0 / weights);
 }
 
 static struct lb_server *pick_source(struct lb_pool *p, const struct sock_addr *client,
@@ -132,7 +155,9 @@ static struct lb_server *pick_source(struct lb_pool *p, const struct sock_addr *
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&client->ss;
 		h = ring_hash(&a->sin_addr, sizeof(a->sin_addr));
 	}
-	struct ring_filter f = { p, tried, ntried };
+	struct ring_filter f = { p, tried, ntried, 0 };
+	if (p->conf.hash_balance_factor)
+		f.per_weight_cap = bounded_cap(p, tried, ntried);
 	int64_t node = ring_lookup(&p->ring, h, ring_accept, &f);
 	return node < 0 ? NULL : p->servers[node];
 }

@@ -14,7 +14,9 @@
  *  source      the client's IP address hashed onto the pool's consistent-
  *              hash ring (160 points per unit of weight): a client stays on
  *              one server, and a server that goes down moves only its own
- *              clients (to the next server clockwise).
+ *              clients (to the next server clockwise). With
+ *              hash-balance-factor P (bounded loads), a server at P% of the
+ *              mean active connections per weight is skipped the same way.
  *  leasttime   lowest (ewma+1) x (active+1) / weight, where ewma is the
  *              moving average of connect + first-byte time; a server with
  *              no sample yet is tried first.

@@ -219,6 +219,11 @@ int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
 		p->fall = (int)n;
 	} else if (strcmp(key, "connect-timeout") == 0) {
 		rc = parse_duration(key, value, &p->connect_timeout_ms, err, errlen);
+	} else if (strcmp(key, "hash-balance-factor") == 0) {
+		if (cli_parse_long(value, 0, 1000, &n) < 0 || (n != 0 && n <= 100))
+			return fail(err, errlen, "hash-balance-factor: '%s' is not 0 (off) or a percentage "
+				    "from 101 to 1000", value);
+		p->hash_balance_factor = (int)n;
 	} else if (strcmp(key, "retries") == 0) {
 		rc = parse_count(key, value, 0, CONF_MAX_RETRIES, &n, err, errlen);
 		p->retries = (int)n;

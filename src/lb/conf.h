@@ -52,6 +52,7 @@ struct conf_pool {
 	int rise, fall;
 	uint64_t connect_timeout_ms;
 	int retries;
+	int hash_balance_factor;     /* source: bounded loads, percent (0: off) */
 };
 
 struct conf_listener {

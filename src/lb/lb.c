@@ -42,6 +42,8 @@ static const char usage[] =
 	"      --idle-timeout D     close a connection idle for D (default 5m)\n"
 	"      --max-conns N        client connections at once; more are closed (default 10000)\n"
 	"      --retries N          other servers to try when a connect fails (default 2)\n"
+	"      --hash-balance-factor P  source: bounded loads, no server above P% of the\n"
+	"                           mean active connections (101..1000; default 0: off)\n"
 	"      --grace D            on SIGTERM/SIGINT, wait up to D for connections (default 10s)\n"
 	"      --log-level L        error, warn, info (default), debug\n"
 	"      --log-format F       text (default) or json\n"
@@ -52,7 +54,7 @@ static const char usage[] =
 
 enum {
 	OPT_CHECK = 256, OPT_INTERVAL, OPT_RISE, OPT_FALL, OPT_CONNECT_TIMEOUT,
-	OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_RETRIES, OPT_GRACE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+	OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_RETRIES, OPT_HBF, OPT_GRACE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +73,7 @@ static const struct option longopts[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "hash-balance-factor", required_argument, NULL, OPT_HBF },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -85,6 +88,7 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_CHECK, 'p', "health-check" }, { OPT_INTERVAL, 'p', "health-interval" },
 	{ OPT_RISE, 'p', "rise" }, { OPT_FALL, 'p', "fall" },
 	{ OPT_CONNECT_TIMEOUT, 'p', "connect-timeout" }, { OPT_RETRIES, 'p', "retries" },
+	{ OPT_HBF, 'p', "hash-balance-factor" },
 	{ OPT_IDLE_TIMEOUT, 'l', "idle-timeout" }, { OPT_MAX_CONNS, 'l', "max-conns" },
 	{ OPT_GRACE, 'g', "grace" }, { OPT_LOG_LEVEL, 'g', "log-level" },
 	{ OPT_LOG_FORMAT, 'g', "log-format" },

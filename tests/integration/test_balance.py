@@ -303,3 +303,30 @@ def test_every_algorithm_serves_and_avoids_down_server(start_echo, lb_for, algo)
     assert set(got) <= {"a", "b"}
     # a down server is not even tried
     assert server_stats(lb.admin, "c")["connect_errors"] == errors_before
+
+
+# ----------------------------------------------- source, bounded loads ---
+
+def test_source_hash_balance_factor_spills_a_hot_client(start_echo, lb_for):
+    """One client IP would put every connection on one server; with
+    --hash-balance-factor 125 a server at 125% of the mean is skipped, so
+    held connections spread while each stays where it landed."""
+    bs = [start_echo(n) for n in ("a", "b", "c")]
+    plain = lb_for(bs, "source")
+    held = [HttpConn(plain.addr) for _ in range(9)]
+    assert len({c.get() for c in held}) == 1          # sticky: all on one server
+    for c in held:
+        c.close()
+
+    bounded = lb_for(bs, "source", extra=["--hash-balance-factor", "125"])
+    held = []
+    for _ in range(9):
+        c = HttpConn(bounded.addr)
+        c.get()
+        held.append(c)
+    counts = collections.Counter(c.get() for c in held)   # a second request: same server
+    # cap for the 9th connection: ceil(1.25 x 9 / 3) = 4
+    assert max(counts.values()) <= 4, counts
+    assert len(counts) == 3, counts
+    for c in held:
+        c.close()

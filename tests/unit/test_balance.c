@@ -211,6 +211,38 @@ static void test_source_is_sticky_and_moves_only_the_lost_clients(void **state)
 	free_pool(&f);
 }
 
+static void test_source_with_bounded_loads_spills_only_from_full_servers(void **state)
+{
+	(void)state;
+	enum { CLIENTS = 2000 };
+	struct fixture f;
+	make_pool(&f, BALANCE_SOURCE, NULL, 4);
+	f.pool.conf.hash_balance_factor = 125;
+	int before[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++) {
+		struct sock_addr c = client_ip(i);
+		before[i] = pick(&f, &c);   /* all idle: plain ring placement */
+	}
+	/* Server 0 holds 40 connections, the others 0: the cap is
+	 * ceil(1.25 x 41 / 4) = 13, so server 0 is full. */
+	atomic_store(&f.pool.servers[0]->active, 40);
+	for (int i = 0; i < CLIENTS; i++) {
+		struct sock_addr c = client_ip(i);
+		int now = pick(&f, &c);
+		if (before[i] == 0)
+			assert_int_not_equal(now, 0);
+		else
+			assert_int_equal(now, before[i]);
+	}
+	/* Without the factor, server 0 keeps its clients whatever its load. */
+	f.pool.conf.hash_balance_factor = 0;
+	for (int i = 0; i < CLIENTS; i++) {
+		struct sock_addr c = client_ip(i);
+		assert_int_equal(pick(&f, &c), before[i]);
+	}
+	free_pool(&f);
+}
+
 static void test_health_state_machine(void **state)
 {
 	(void)state;
@@ -249,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_random2_never_picks_the_busier_of_two),
 		cmocka_unit_test(test_leasttime_prefers_fast_and_unmeasured),
 		cmocka_unit_test(test_source_is_sticky_and_moves_only_the_lost_clients),
+		cmocka_unit_test(test_source_with_bounded_loads_spills_only_from_full_servers),
 		cmocka_unit_test(test_health_state_machine),
 	};
 	return cmocka_run_group_tests_name("balance", tests, NULL, NULL);

@@ -104,6 +104,7 @@ static const struct bad_case bad[] = {
 	{ "[pool a]\nhealth-check = icmp\n", "health-check: 'icmp'" },
 	{ "[pool a]\nhealth-interval = 5h\n", "health-interval: '5h' is not a duration" },
 	{ "[pool a]\nretries = 11\n", "retries: '11' is not a number from 0 to 10" },
+	{ "[pool a]\nhash-balance-factor = 100\n", "hash-balance-factor: '100'" },
 	{ "[pool a]\nserver = 127.0.0.1:1\n[pool a]\n", "pool 'a' is defined twice" },
 	{ "[pool a]\nserver = 127.0.0.1:1\n[listen l]\nbind = 127.0.0.1:2\npool = b\n",
 	  "listener 'l': unknown pool" },
