@@ -33,7 +33,8 @@ static const char usage[] =
 	"      --remove M        remove the last M nodes and count the keys that move\n"
 	"      --json            one JSON object instead of the table\n"
 	"      --csv FILE        per-node loads as CSV (node,weight,load[,load_after])\n"
-	"      --plot FILE.png   draw the per-node loads with gnuplot\n"
+	"      --plot FILE.png   draw the per-node loads (and, for a small ring, the ring\n"
+	"                        itself) with gnuplot\n"
 	"  -h, --help            this help\n";
 
 struct opts {
@@ -260,35 +261,87 @@ static void write_csv(const struct opts *o, const struct chash *c, const uint64_
 	fclose(f);
 }
 
-static int plot(const struct opts *o, const uint64_t *loads, int n, double mean)
+/* Write `fill(f, arg)` to a fresh temporary file; its name goes to path. */
+static void temp_data(char *path, void (*fill)(FILE *f, const void *arg), const void *arg)
+{
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f)
+		cli_fail("ring", "--plot: cannot write a temporary file: %m");
+	fill(f, arg);
+	fclose(f);
+}
+
+struct loads {
+	const uint64_t *v;
+	int n;
+};
+
+static void fill_loads(FILE *f, const void *arg)
+{
+	const struct loads *l = arg;
+	for (int i = 0; i < l->n; i++)
+		fprintf(f, "%d %llu\n", i, (unsigned long long)l->v[i]);
+}
+
+/* Every point of the ring on a unit circle, coloured by node. */
+static void fill_points(FILE *f, const void *arg)
+{
+	const struct ring *r = arg;
+	for (size_t i = 0; i < r->npoints; i++) {
+		double angle = 2 * M_PI * ((double)r->points[i].hash / 18446744073709551616.0);
+		fprintf(f, "%f %f %u\n", sin(angle), cos(angle), r->points[i].node);
+	}
+}
+
+/* Small rings are also drawn as rings: the picture of chapter 5. */
+#define PLOT_RING_MAX_POINTS 4096
+
+static int plot(const struct opts *o, const struct chash *c, const uint64_t *loads, int n,
+		double mean)
 {
 	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "strata ring: gnuplot is not installed (apt-get install gnuplot-nox); "
 			"no chart drawn\n");
 		return 1;
 	}
-	char data[] = "/tmp/strata-ring-XXXXXX";
-	int fd = mkstemp(data);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f)
-		cli_fail("ring", "--plot: cannot write a temporary file: %m");
-	for (int i = 0; i < n; i++)
-		fprintf(f, "%d %llu\n", i, (unsigned long long)loads[i]);
-	fclose(f);
+	bool draw_ring = (c->algo == CHASH_RING || c->algo == CHASH_BOUNDED) && n <= 32 &&
+			 c->ring.npoints <= PLOT_RING_MAX_POINTS;
+	char data[] = "/tmp/strata-ring-XXXXXX", points[] = "/tmp/strata-ring-XXXXXX";
+	struct loads l = { loads, n };
+	temp_data(data, fill_loads, &l);
+	if (draw_ring)
+		temp_data(points, fill_points, &c->ring);
 	FILE *g = popen("gnuplot", "w");
 	if (!g) {
 		unlink(data);
+		if (draw_ring)
+			unlink(points);
 		cli_fail("ring", "--plot: cannot run gnuplot");
 	}
-	fprintf(g, "set terminal pngcairo size 1000,500\nset output '%s'\n", o->plot);
-	fprintf(g, "set title 'strata ring: %s, %ld nodes, %ld keys%s'\n", chash_algo_name(o->algo),
-		o->nodes, o->keys, o->algo == CHASH_RING || o->algo == CHASH_BOUNDED ? ", vnodes" : "");
-	fprintf(g, "set xlabel 'node'\nset ylabel 'keys'\nset style fill solid 0.6\nset boxwidth 0.8\n"
-		"set yrange [0:*]\nset key top right\n");
+	fprintf(g, "set terminal pngcairo size %d,500\nset output '%s'\n", draw_ring ? 1400 : 1000,
+		o->plot);
+	if (draw_ring)
+		fprintf(g, "set multiplot layout 1,2\n");
+	fprintf(g, "set title 'strata ring: %s, %ld nodes, %ld keys'\n", chash_algo_name(o->algo),
+		o->nodes, o->keys);
+	fprintf(g, "set xlabel 'node'\nset ylabel 'keys'\nset style fill solid 0.6\n"
+		"set boxwidth 0.8\nset yrange [0:*]\nset key top right\n");
 	fprintf(g, "plot '%s' using 1:2 with boxes title 'keys per node', %f with lines lw 2 "
 		"title 'mean'\n", data, mean);
+	if (draw_ring) {
+		fprintf(g, "set title 'the ring: %zu points (%d per unit of weight), colour = node'\n"
+			"unset xlabel\nunset ylabel\nset size ratio -1\nset xrange [-1.2:1.2]\n"
+			"set yrange [-1.2:1.2]\nunset xtics\nunset ytics\nunset key\n"
+			"set palette defined (0 'blue', 1 'green', 2 'orange', 3 'red', 4 'purple')\n"
+			"unset colorbox\nset object 1 circle at 0,0 size 1 fs empty border lc 'grey'\n"
+			"plot '%s' using 1:2:3 with points pt 7 ps 0.6 lc palette\n"
+			"unset multiplot\n", c->ring.npoints, c->vnodes, points);
+	}
 	int rc = pclose(g);
 	unlink(data);
+	if (draw_ring)
+		unlink(points);
 	if (rc != 0)
 		cli_fail("ring", "--plot: gnuplot failed to draw '%s'", o->plot);
 	return 0;
@@ -377,7 +430,7 @@ int ringtool_main(int argc, char **argv)
 	if (o.csv)
 		write_csv(&o, &c, before, nbefore);
 	if (o.plot)
-		rc = plot(&o, before, nbefore, (double)o.keys / o.nodes);
+		rc = plot(&o, &c, before, nbefore, (double)o.keys / o.nodes);
 	free(before);
 	free(keys);
 	free(owner);
