@@ -18,29 +18,46 @@ void ring_free(struct ring *r)
 	free(r->index);
 	r->points = NULL;
 	r->index = NULL;
+	r->index_bits = 0;
 	r->npoints = r->cap = 0;
 }
 
-/* Rebuild the top-bits index after the points changed. */
-static int reindex(struct ring *r)
+static void fill_index(struct ring *r)
 {
-	size_t buckets = (size_t)1 << RING_INDEX_BITS;
-	if (!r->index && !(r->index = malloc((buckets + 1) * sizeof(*r->index))))
-		return -ENOMEM;
-	size_t p = 0;
+	size_t p = 0, buckets = (size_t)1 << r->index_bits;
 	for (size_t b = 0; b < buckets; b++) {
-		while (p < r->npoints && (r->points[p].hash >> (64 - RING_INDEX_BITS)) < b)
+		while (p < r->npoints && (r->points[p].hash >> (64 - r->index_bits)) < b)
 			p++;
 		r->index[b] = (uint32_t)p;
 	}
 	r->index[buckets] = (uint32_t)r->npoints;
+}
+
+/* Size the top-bits index to the points and refill it. An index of any
+ * size is correct, so a failed resize keeps the old one: this fails only
+ * when there is no index yet. */
+static int reindex(struct ring *r)
+{
+	int bits = 1;
+	while (bits < RING_INDEX_MAX_BITS && ((size_t)1 << bits) < r->npoints)
+		bits++;
+	if (bits != r->index_bits || !r->index) {
+		uint32_t *index = realloc(r->index, (((size_t)1 << bits) + 1) * sizeof(*index));
+		if (index) {
+			r->index = index;
+			r->index_bits = bits;
+		} else if (!r->index) {
+			return -ENOMEM;
+		}
+	}
+	fill_index(r);
 	return 0;
 }
 
 size_t ring_memory(const struct ring *r)
 {
 	return r->cap * sizeof(*r->points) +
-	       (r->index ? (((size_t)1 << RING_INDEX_BITS) + 1) * sizeof(*r->index) : 0);
+	       (r->index ? (((size_t)1 << r->index_bits) + 1) * sizeof(*r->index) : 0);
 }
 
 uint64_t ring_hash(const void *data, size_t len)
@@ -90,12 +107,12 @@ void ring_remove(struct ring *r, uint32_t node)
 			r->points[j++] = r->points[i];
 	r->npoints = j;
 	if (r->index)
-		reindex(r);  /* only shrinks what it already holds: cannot fail */
+		reindex(r);  /* cannot fail once an index exists */
 }
 
 static size_t first_point(const struct ring *r, uint64_t hash)
 {
-	size_t b = (size_t)(hash >> (64 - RING_INDEX_BITS));
+	size_t b = (size_t)(hash >> (64 - r->index_bits));
 	size_t lo = r->index[b], hi = r->index[b + 1];
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

@@ -6,8 +6,9 @@
  * that land on its new points; removing one moves only its own keys. Points
  * are XXH64 (seed 0) of "<node key>#<i>", so placement is identical across
  * runs and machines. Lookup is a binary search over the sorted points,
- * narrowed first by a 65536-entry index on the hash's top bits (256 KiB),
- * which keeps it within a cache miss or two at any ring size.
+ * narrowed first by an index on the hash's top bits (about one entry per
+ * point, at most 65536 = 256 KiB), which keeps it within a cache miss or
+ * two at any ring size.
  *
  * Ownership: the ring copies nothing but the node ids and its points; it is
  * not thread-safe for writers, but lookups may run concurrently once
@@ -27,16 +28,18 @@ struct ring_point {
 	uint32_t node;
 };
 
-#define RING_INDEX_BITS 16
+#define RING_INDEX_MAX_BITS 16
 
 struct ring {
 	struct ring_point *points;   /* sorted by hash, then node */
 	size_t npoints;
 	size_t cap;
 	int vnodes;
-	/* index[b] = first point whose hash's top RING_INDEX_BITS bits are >= b,
-	 * so a lookup binary-searches a handful of points instead of all */
+	/* index[b] = first point whose hash's top index_bits bits are >= b, so
+	 * a lookup binary-searches a handful of points instead of all; about
+	 * one bucket per point, at most 2^RING_INDEX_MAX_BITS */
 	uint32_t *index;
+	int index_bits;
 };
 
 /* ring_init - an empty ring with `vnodes` points per unit of weight. */
