@@ -50,7 +50,7 @@ $(B)/obj/%.o: %.c
 
 $(B)/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	@$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka && echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka -lhttp_parser && echo "  LINK    $@"
 
 # --- sanitizer build: same sources, separate objects ---
 $(S)/obj/%.o: %.c
@@ -65,7 +65,7 @@ $(S)/strata: $(SAN_OBJ)
 $(S)/unit/%: tests/unit/%.c $(SAN_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(LDLIBS) -lcmocka -lhttp_parser
 
 run: deps strata
 	@scripts/demo.sh

@@ -110,69 +110,82 @@ static int parse_content_length(const char *v, size_t n, uint64_t *out)
 	return 0;
 }
 
-/* Apply the semantics of the framing and connection fields. */
-static int interpret_headers(struct http1_request *req)
+/* What the framing and connection fields of a head say. */
+struct framing {
+	bool has_cl, chunked, close, keep;
+	uint64_t content_length;
+	int hosts;
+};
+
+/* Read the framing fields; ERR_PARSE when they are malformed or repeated
+ * (RFC 9112 section 6.3: several Content-Length, a Transfer-Encoding other
+ * than "chunked", or both Content-Length and Transfer-Encoding). */
+static int scan_framing(const struct http1_header *headers, size_t n, struct framing *f)
 {
-	bool has_cl = false, has_te = false, close = false, keep = false;
-	int hosts = 0;
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http1_header *h = &req->headers[i];
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < n; i++) {
+		const struct http1_header *h = &headers[i];
 		if (eq_nocase(h->name, h->name_len, "content-length")) {
-			if (has_cl || parse_content_length(h->value, h->value_len,
-							   &req->content_length) < 0)
+			if (f->has_cl || parse_content_length(h->value, h->value_len,
+							      &f->content_length) < 0)
 				return ERR_PARSE;
-			has_cl = true;
+			f->has_cl = true;
 		} else if (eq_nocase(h->name, h->name_len, "transfer-encoding")) {
-			if (has_te || !eq_nocase(h->value, h->value_len, "chunked"))
+			if (f->chunked || !eq_nocase(h->value, h->value_len, "chunked"))
 				return ERR_PARSE;
-			has_te = true;
+			f->chunked = true;
 		} else if (eq_nocase(h->name, h->name_len, "host")) {
-			hosts++;
+			f->hosts++;
 		} else if (eq_nocase(h->name, h->name_len, "connection")) {
-			close |= list_has(h->value, h->value_len, "close");
-			keep |= list_has(h->value, h->value_len, "keep-alive");
+			f->close |= list_has(h->value, h->value_len, "close");
+			f->keep |= list_has(h->value, h->value_len, "keep-alive");
 		}
 	}
-	if (has_cl && has_te)
+	return f->has_cl && f->chunked ? ERR_PARSE : 0;
+}
+
+static bool keep_alive(int minor, const struct framing *f)
+{
+	return minor == 1 ? !f->close : (f->keep && !f->close);
+}
+
+/* Apply a request's framing rules. */
+static int interpret_request(struct http1_request *req)
+{
+	struct framing f;
+	if (scan_framing(req->headers, req->nheaders, &f) < 0)
 		return ERR_PARSE;
-	if (has_te && req->minor == 0)
+	if (f.chunked && req->minor == 0)
 		return ERR_PARSE;
-	if (req->minor == 1 ? hosts != 1 : hosts > 1)
+	if (req->minor == 1 ? f.hosts != 1 : f.hosts > 1)
 		return ERR_PARSE;
-	req->chunked = has_te;
-	req->keep_alive = req->minor == 1 ? !close : (keep && !close);
+	req->content_length = f.content_length;
+	req->chunked = f.chunked;
+	req->keep_alive = keep_alive(req->minor, &f);
 	return 0;
 }
 
-int http1_parse_request(const char *buf, size_t len, size_t max_head,
-			struct http1_request *req)
+/*
+ * The header section starting at p (after the start line) up to its empty
+ * line. Fills headers/nheaders and *head_len (from buf). Returns 0,
+ * ERR_AGAIN, ERR_PARSE or ERR_LIMIT as the parse functions document.
+ */
+static int parse_fields(const char *buf, size_t len, size_t max_head, const char *p,
+			struct http1_header *headers, size_t *nheaders, size_t *head_len)
 {
 	const char *end = buf + (len < max_head ? len : max_head);
-	const char *p = buf;
 	bool bad = false;
-
-	req->nheaders = 0;
-	req->content_length = 0;
-	req->chunked = false;
-
-	const char *eol = line_end(p, end, &bad);
-	if (bad)
-		return ERR_PARSE;
-	if (!eol)
-		return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
-	int rc = parse_request_line(p, eol, req);
-	if (rc < 0)
-		return rc;
-	p = eol + 2;
-
+	*nheaders = 0;
 	for (;;) {
-		eol = line_end(p, end, &bad);
+		const char *eol = line_end(p, end, &bad);
 		if (bad)
 			return ERR_PARSE;
 		if (!eol)
 			return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
-		if (eol == p)
-			break;  /* empty line: end of the head */
+		if (eol == p) {
+			*head_len = (size_t)(eol + 2 - buf);
+			return 0;  /* empty line: end of the head */
+		}
 		if (*p == ' ' || *p == '\t')
 			return ERR_PARSE;  /* obs-fold */
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
@@ -189,17 +202,59 @@ int http1_parse_request(const char *buf, size_t len, size_t max_head,
 			v++;
 		while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
-		if (req->nheaders == HTTP1_MAX_HEADERS)
+		if (*nheaders == HTTP1_MAX_HEADERS)
 			return ERR_LIMIT;
-		struct http1_header *h = &req->headers[req->nheaders++];
+		struct http1_header *h = &headers[(*nheaders)++];
 		h->name = p;
 		h->name_len = (size_t)(colon - p);
 		h->value = v;
 		h->value_len = (size_t)(vend - v);
 		p = eol + 2;
 	}
-	req->head_len = (size_t)(eol + 2 - buf);
-	return interpret_headers(req);
+}
+
+int http1_parse_request(const char *buf, size_t len, size_t max_head,
+			struct http1_request *req)
+{
+	const char *end = buf + (len < max_head ? len : max_head);
+	bool bad = false;
+
+	req->nheaders = 0;
+	req->content_length = 0;
+	req->chunked = false;
+
+	const char *eol = line_end(buf, end, &bad);
+	if (bad)
+		return ERR_PARSE;
+	if (!eol)
+		return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
+	int rc = parse_request_line(buf, eol, req);
+	if (rc < 0)
+		return rc;
+	rc = parse_fields(buf, len, max_head, eol + 2, req->headers, &req->nheaders,
+			  &req->head_len);
+	return rc < 0 ? rc : interpret_request(req);
+}
+
+/* "HTTP/1.x NNN[ reason]" in p..eol. */
+static int parse_status_line(const char *p, const char *eol, int *minor, int *status)
+{
+	size_t n = (size_t)(eol - p);
+	if (n < 12 || parse_version(p, 8, minor) < 0 || p[8] != ' ')
+		return ERR_PARSE;
+	int code = 0;
+	for (int i = 9; i < 12; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return ERR_PARSE;
+		code = code * 10 + (p[i] - '0');
+	}
+	if (code < 100 || (n > 12 && p[12] != ' '))
+		return ERR_PARSE;
+	for (const char *q = p + 12; q < eol; q++)
+		if (!is_vchar_ws((unsigned char)*q))
+			return ERR_PARSE;
+	*status = code;
+	return 0;
 }
 
 int http1_parse_status(const char *buf, size_t len, int *status)
@@ -210,19 +265,50 @@ int http1_parse_status(const char *buf, size_t len, int *status)
 		return ERR_PARSE;
 	if (!eol)
 		return len > 8192 ? ERR_PARSE : ERR_AGAIN;
-	size_t n = (size_t)(eol - buf);
 	int minor;
-	if (n < 12 || parse_version(buf, 8, &minor) < 0 || buf[8] != ' ')
+	return parse_status_line(buf, eol, &minor, status);
+}
+
+int http1_parse_response(const char *buf, size_t len, size_t max_head, bool head_request,
+			 struct http1_response *res)
+{
+	const char *end = buf + (len < max_head ? len : max_head);
+	bool bad = false;
+	res->nheaders = 0;
+	const char *eol = line_end(buf, end, &bad);
+	if (bad)
 		return ERR_PARSE;
-	int code = 0;
-	for (int i = 9; i < 12; i++) {
-		if (buf[i] < '0' || buf[i] > '9')
-			return ERR_PARSE;
-		code = code * 10 + (buf[i] - '0');
+	if (!eol)
+		return len >= max_head ? ERR_LIMIT : ERR_AGAIN;
+	int rc = parse_status_line(buf, eol, &res->minor, &res->status);
+	if (rc < 0)
+		return rc;
+	res->reason = buf + (eol - buf > 12 ? 13 : 12);
+	res->reason_len = (size_t)(eol - res->reason);
+	rc = parse_fields(buf, len, max_head, eol + 2, res->headers, &res->nheaders,
+			  &res->head_len);
+	if (rc < 0)
+		return rc;
+	struct framing f;
+	if (scan_framing(res->headers, res->nheaders, &f) < 0)
+		return ERR_PARSE;
+	if (f.chunked && res->minor == 0)
+		return ERR_PARSE;
+	res->keep_alive = keep_alive(res->minor, &f);
+	res->content_length = 0;
+	res->body = HTTP1_BODY_NONE;
+	if (head_request || res->status < 200 || res->status == 204 || res->status == 304) {
+		if (res->status == 204 && (f.has_cl || f.chunked))
+			return ERR_PARSE;  /* a 204 cannot have a body, nor frame one */
+	} else if (f.chunked) {
+		res->body = HTTP1_BODY_CHUNKED;
+	} else if (f.has_cl) {
+		res->content_length = f.content_length;
+		res->body = f.content_length ? HTTP1_BODY_LENGTH : HTTP1_BODY_NONE;
+	} else {
+		res->body = HTTP1_BODY_UNTIL_CLOSE;
+		res->keep_alive = false;
 	}
-	if (code < 100 || (n > 12 && buf[12] != ' '))
-		return ERR_PARSE;
-	*status = code;
 	return 0;
 }
 

@@ -1,9 +1,9 @@
 /*
  * http1.h - a strict, zero-copy HTTP/1.1 message-head parser (RFC 9112).
  *
- * The parser reads a request head (request line and header section) or a
- * response status line straight from the caller's buffer: every pointer in
- * the result points into that buffer and is valid as long as it is.
+ * The parser reads a request or response head (start line and header
+ * section) straight from the caller's buffer: every pointer in the result
+ * points into that buffer and is valid as long as it is.
  *
  * Strict where leniency enables request smuggling: only CRLF line endings;
  * no whitespace before a header colon; no obs-fold; no CTL other than HTAB
@@ -61,6 +61,37 @@ int http1_parse_request(const char *buf, size_t len, size_t max_head,
  * Returns 0, ERR_AGAIN when the line is not complete, or ERR_PARSE.
  */
 int http1_parse_status(const char *buf, size_t len, int *status);
+
+enum http1_body {
+	HTTP1_BODY_NONE,         /* no body: HEAD, 1xx, 204, 304, or Content-Length 0 */
+	HTTP1_BODY_LENGTH,       /* content_length bytes */
+	HTTP1_BODY_CHUNKED,      /* chunked: frame with http1_chunked_feed */
+	HTTP1_BODY_UNTIL_CLOSE,  /* neither: the body ends when the server closes */
+};
+
+struct http1_response {
+	int minor;
+	int status;                  /* 100..999 */
+	const char *reason;          /* may be empty */
+	size_t reason_len;
+	struct http1_header headers[HTTP1_MAX_HEADERS];
+	size_t nheaders;
+	enum http1_body body;
+	uint64_t content_length;     /* with HTTP1_BODY_LENGTH */
+	bool keep_alive;             /* the connection may carry another exchange */
+	size_t head_len;
+};
+
+/*
+ * http1_parse_response - parse a response head at the start of buf[0..len),
+ * with the same strictness and return codes as http1_parse_request, and
+ * decide how its body is framed (RFC 9112 section 6.3): none for a response
+ * to HEAD (`head_request`), a 1xx, 204 or 304; chunked; Content-Length; or
+ * until the server closes (then keep_alive is false). A 204 that frames a
+ * body is refused.
+ */
+int http1_parse_response(const char *buf, size_t len, size_t max_head, bool head_request,
+			 struct http1_response *res);
 
 /*
  * http1_header_get - the value of the first field named `name`

@@ -1,5 +1,5 @@
-/* libFuzzer target: the HTTP/1.1 request-head, status-line and chunked
- * parsers on arbitrary bytes. Checks invariants, not just absence of crashes. */
+/* libFuzzer target: the HTTP/1.1 request-head, response-head, status-line
+ * and chunked parsers on arbitrary bytes. Checks invariants, not just absence of crashes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +39,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = http1_parse_status(buf, size, &status);
 	if (rc == 0 && (status < 100 || status > 999))
 		abort();
+
+	struct http1_response res;
+	rc = http1_parse_response(buf, size, 4096, size & 1, &res);
+	if (rc == 0) {
+		if (res.head_len > size || res.status != status)
+			abort();
+		if (res.body == HTTP1_BODY_UNTIL_CLOSE && res.keep_alive)
+			abort();
+		if ((size & 1) && res.body != HTTP1_BODY_NONE)
+			abort();  /* a response to HEAD has no body */
+		if (res.reason + res.reason_len > buf + res.head_len)
+			abort();
+	} else if (rc != ERR_AGAIN && rc != ERR_PARSE && rc != ERR_LIMIT) {
+		abort();
+	}
 
 	/* Chunked framing fed in two pieces must equal one piece. */
 	struct http1_chunked a, b;

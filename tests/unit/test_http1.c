@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -184,6 +185,70 @@ static void test_chunked_bodies(void **state)
 	assert_int_equal(data, 3);
 }
 
+static int response(const char *text, bool head, struct http1_response *res)
+{
+	return http1_parse_response(text, strlen(text), 32768, head, res);
+}
+
+static void test_response_framing(void **state)
+{
+	(void)state;
+	struct http1_response res;
+	assert_int_equal(response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, &res), 0);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(res.reason_len, 2);
+	assert_memory_equal(res.reason, "OK", 2);
+	assert_int_equal(res.body, HTTP1_BODY_LENGTH);
+	assert_int_equal(res.content_length, 5);
+	assert_true(res.keep_alive);
+	assert_int_equal(res.head_len, strlen("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"));
+
+	assert_int_equal(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, &res), 0);
+	assert_int_equal(res.body, HTTP1_BODY_CHUNKED);
+	assert_int_equal(response("HTTP/1.1 200 OK\r\n\r\n", false, &res), 0);
+	assert_int_equal(res.body, HTTP1_BODY_UNTIL_CLOSE);
+	assert_false(res.keep_alive);
+	/* no body whatever the fields say: HEAD, 1xx, 304 */
+	assert_int_equal(response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, &res), 0);
+	assert_int_equal(res.body, HTTP1_BODY_NONE);
+	assert_int_equal(response("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", false, &res), 0);
+	assert_int_equal(res.body, HTTP1_BODY_NONE);
+	assert_int_equal(response("HTTP/1.1 100 Continue\r\n\r\n", false, &res), 0);
+	assert_int_equal(res.body, HTTP1_BODY_NONE);
+	assert_int_equal(response("HTTP/1.1 204\r\n\r\n", false, &res), 0);
+	assert_int_equal(res.reason_len, 0);
+	assert_int_equal(res.body, HTTP1_BODY_NONE);
+	assert_int_equal(response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, &res), 0);
+	assert_false(res.keep_alive);
+	assert_int_equal(response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+				  false, &res), 0);
+	assert_false(res.keep_alive);
+	assert_int_equal(response("HTTP/1.1 200 OK\r\nContent-Le", false, &res), ERR_AGAIN);
+}
+
+static const char *const refused_responses[] = {
+	"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+	"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
+	"HTTP/1.1 200 O\x01K\r\n\r\n",
+	"HTTP/1.1 20 OK\r\n\r\n",
+	"HTTP/2 200 OK\r\n\r\n",
+	"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+};
+
+static void test_response_ambiguities_are_refused(void **state)
+{
+	(void)state;
+	struct http1_response res;
+	for (size_t i = 0; i < sizeof(refused_responses) / sizeof(refused_responses[0]); i++)
+		if (response(refused_responses[i], false, &res) != ERR_PARSE)
+			fail_msg("accepted response #%zu: %s", i, refused_responses[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +260,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_chunked_bodies),
+		cmocka_unit_test(test_response_framing),
+		cmocka_unit_test(test_response_ambiguities_are_refused),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }
