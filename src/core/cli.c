@@ -44,6 +44,30 @@ int cli_parse_ms(const char *s, uint64_t *out_ms)
 	return 0;
 }
 
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return ERR_PARSE;
+	size_t digits = strspn(s, "0123456789");
+	if (digits == 0 || digits > 12)
+		return ERR_PARSE;
+	uint64_t v = strtoull(s, NULL, 10);
+	const char *unit = s + digits;
+	int shift = 0;
+	if (*unit == 'k' || *unit == 'K')
+		shift = 10;
+	else if (*unit == 'm' || *unit == 'M')
+		shift = 20;
+	else if (*unit == 'g' || *unit == 'G')
+		shift = 30;
+	else if (*unit)
+		return ERR_PARSE;
+	if (*unit && unit[1] && strcmp(unit + 1, "b") != 0 && strcmp(unit + 1, "B") != 0)
+		return ERR_PARSE;
+	*out = v << shift;
+	return 0;
+}
+
 void cli_fail(const char *cmd, const char *fmt, ...)
 {
 	char msg[512];

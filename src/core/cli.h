@@ -23,6 +23,12 @@ int cli_parse_long(const char *s, long min, long max, long *out);
 int cli_parse_ms(const char *s, uint64_t *out_ms);
 
 /*
+ * cli_parse_size - a byte count with an optional unit k, m or g (powers of
+ * 1024; "32k", "10m", "1g"; a trailing "b" is allowed). 0 or ERR_PARSE.
+ */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/*
  * cli_fail - print "strata CMD: MESSAGE" on one line to stderr and exit
  * with CLI_EXIT_USAGE.
  */

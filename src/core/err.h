@@ -23,6 +23,7 @@
 #define ERR_CONFIG (ERR_BASE - 3)  /* invalid configuration */
 #define ERR_NOSERV (ERR_BASE - 4)  /* no server available */
 #define ERR_CLOSED (ERR_BASE - 5)  /* the peer closed the connection */
+#define ERR_TLS    (ERR_BASE - 6)  /* TLS handshake or record failure */
 
 /* Negated errno of the last system call, for `return err_sys();`. */
 #define err_sys() (-errno)

@@ -15,7 +15,7 @@ static bool candidate(const struct lb_server *s, struct lb_server *const *tried,
 	return true;
 }
 
-static uint64_t next_random(struct lb_worker *w)
+uint64_t balance_random(struct lb_worker *w)
 {
 	/* xorshift64* */
 	uint64_t x = w->rng;
@@ -59,7 +59,7 @@ static struct lb_server *pick_leastconn(struct lb_pool *p, struct lb_worker *w,
 					struct lb_server *const *tried, int ntried)
 {
 	struct lb_server *best = NULL;
-	int start = (int)(next_random(w) % (uint64_t)p->nservers);
+	int start = (int)(balance_random(w) % (uint64_t)p->nservers);
 	for (int k = 0; k < p->nservers; k++) {
 		struct lb_server *s = p->servers[(start + k) % p->nservers];
 		if (candidate(s, tried, ntried) && (!best || less_loaded(s, best)))
@@ -79,7 +79,7 @@ static struct lb_server *pick_leasttime(struct lb_pool *p, struct lb_worker *w,
 {
 	struct lb_server *best = NULL;
 	double best_score = 0;
-	int start = (int)(next_random(w) % (uint64_t)p->nservers);
+	int start = (int)(balance_random(w) % (uint64_t)p->nservers);
 	for (int k = 0; k < p->nservers; k++) {
 		struct lb_server *s = p->servers[(start + k) % p->nservers];
 		if (!candidate(s, tried, ntried))
@@ -103,8 +103,8 @@ static struct lb_server *pick_random2(struct lb_pool *p, struct lb_worker *w,
 			cand[n++] = p->servers[i];
 	if (n <= 1)
 		return n ? cand[0] : NULL;
-	int a = (int)(next_random(w) % (uint64_t)n);
-	int b = (int)(next_random(w) % (uint64_t)(n - 1));
+	int a = (int)(balance_random(w) % (uint64_t)n);
+	int b = (int)(balance_random(w) % (uint64_t)(n - 1));
 	if (b >= a)
 		b++;
 	return less_loaded(cand[b], cand[a]) ? cand[b] : cand[a];
@@ -144,17 +144,19 @@ static double bounded_cap(struct lb_pool *p, struct lb_server *const *tried, int
 	return ceil((double)total * p->conf.hash_balance_factor / 100.0 / weights);
 }
 
-static struct lb_server *pick_source(struct lb_pool *p, const struct sock_addr *client,
-				     struct lb_server *const *tried, int ntried)
+uint64_t balance_addr_hash(const struct sock_addr *client)
 {
-	uint64_t h;
 	if (client->ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&client->ss;
-		h = ring_hash(&a->sin6_addr, sizeof(a->sin6_addr));
-	} else {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)&client->ss;
-		h = ring_hash(&a->sin_addr, sizeof(a->sin_addr));
+		return ring_hash(&a->sin6_addr, sizeof(a->sin6_addr));
 	}
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&client->ss;
+	return ring_hash(&a->sin_addr, sizeof(a->sin_addr));
+}
+
+static struct lb_server *pick_ring(struct lb_pool *p, uint64_t h,
+				   struct lb_server *const *tried, int ntried)
+{
 	struct ring_filter f = { p, tried, ntried, 0 };
 	if (p->conf.hash_balance_factor)
 		f.per_weight_cap = bounded_cap(p, tried, ntried);
@@ -162,14 +164,15 @@ static struct lb_server *pick_source(struct lb_pool *p, const struct sock_addr *
 	return node < 0 ? NULL : p->servers[node];
 }
 
-struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w,
-			       const struct sock_addr *client,
+struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w, const uint64_t *key,
 			       struct lb_server *const *tried, int ntried)
 {
 	switch (p->conf.balance) {
 	case BALANCE_ROUNDROBIN: return pick_roundrobin(p, tried, ntried);
 	case BALANCE_LEASTCONN:  return pick_leastconn(p, w, tried, ntried);
-	case BALANCE_SOURCE:     return pick_source(p, client, tried, ntried);
+	case BALANCE_SOURCE:
+	case BALANCE_HASH:
+		return key ? pick_ring(p, *key, tried, ntried) : pick_roundrobin(p, tried, ntried);
 	case BALANCE_LEASTTIME:  return pick_leasttime(p, w, tried, ntried);
 	case BALANCE_RANDOM2:    return pick_random2(p, w, tried, ntried);
 	}

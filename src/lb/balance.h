@@ -22,6 +22,9 @@
  *              no sample yet is tried first.
  *  random2     power of two choices: two distinct random candidates, the
  *              one with fewer (active+1)/weight wins.
+ *  hash        (http) a request key - URI, path, a header or a cookie -
+ *              on the same ring as source, with the same bounded loads;
+ *              a request without the key goes round robin.
  */
 #ifndef STRATA_LB_BALANCE_H
 #define STRATA_LB_BALANCE_H
@@ -30,13 +33,21 @@
 #include "net/sock.h"
 
 /*
- * balance_pick - the pool's choice for a connection from `client`, or NULL
- * when no candidate remains. The caller accounts the connection (active++).
- * Called on worker threads; `w` supplies per-thread random state.
+ * balance_pick - the pool's choice for a connection or request, or NULL
+ * when no candidate remains. `key` is the hash that source and hash place
+ * on the ring (balance_addr_hash of the client, or ring_hash of the
+ * request key); NULL when there is none (those two then go round robin).
+ * The caller accounts the connection (active++). Called on worker
+ * threads; `w` supplies per-thread random state.
  */
-struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w,
-			       const struct sock_addr *client,
+struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w, const uint64_t *key,
 			       struct lb_server *const *tried, int ntried);
+
+/* balance_addr_hash - the ring hash of a client's IP address (not port). */
+uint64_t balance_addr_hash(const struct sock_addr *client);
+
+/* balance_random - the worker's next pseudo-random number (xorshift64*). */
+uint64_t balance_random(struct lb_worker *w);
 
 /* balance_ring_build - (re)build the pool's ring from its servers. 0 or -ENOMEM. */
 int balance_ring_build(struct lb_pool *p);

@@ -10,8 +10,10 @@
 #include "core/err.h"
 
 static const char *const balance_names[] = {
-	"roundrobin", "leastconn", "source", "leasttime", "random2",
+	"roundrobin", "leastconn", "source", "leasttime", "random2", "hash",
 };
+
+static const char *const mode_names[] = { "tcp", "http" };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -46,6 +48,7 @@ void conf_init(struct lb_conf *c)
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_TEXT;
 	c->grace_ms = CONF_DEFAULT_GRACE_MS;
+	snprintf(c->access_log, sizeof(c->access_log), "stdout");
 }
 
 void conf_pool_init(struct conf_pool *p, const char *name)
@@ -59,16 +62,22 @@ void conf_pool_init(struct conf_pool *p, const char *name)
 	p->fall = CONF_DEFAULT_FALL;
 	p->connect_timeout_ms = CONF_DEFAULT_CONNECT_MS;
 	p->retries = CONF_DEFAULT_RETRIES;
+	p->response_timeout_ms = CONF_DEFAULT_RESPONSE_MS;
+	p->server_keepalive = CONF_DEFAULT_SERVER_KEEPALIVE;
+	p->server_keepalive_timeout_ms = CONF_DEFAULT_SERVER_KEEPALIVE_MS;
 }
 
 void conf_listener_init(struct conf_listener *l, const char *name)
 {
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", name);
-	l->mode = MODE_TCP;
+	l->mode = MODE_HTTP;
 	l->pool = -1;
 	l->idle_timeout_ms = CONF_DEFAULT_IDLE_MS;
 	l->max_conns = CONF_DEFAULT_MAX_CONNS;
+	l->header_timeout_ms = CONF_DEFAULT_HEADER_MS;
+	l->keepalive_timeout_ms = CONF_DEFAULT_KEEPALIVE_MS;
+	l->max_header_size = CONF_DEFAULT_MAX_HEADER;
 }
 
 int conf_parse_balance(const char *word, enum conf_balance *out)
@@ -85,6 +94,62 @@ int conf_parse_balance(const char *word, enum conf_balance *out)
 const char *conf_balance_name(enum conf_balance b)
 {
 	return balance_names[b];
+}
+
+const char *conf_mode_name(enum conf_mode m)
+{
+	return mode_names[m];
+}
+
+/* A header or cookie name: an RFC 9110 token. */
+static bool valid_token(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= CONF_NAME_MAX)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      strchr("!#$%&'*+-.^_`|~", c)))
+			return false;
+	}
+	return true;
+}
+
+static int parse_hash_key(const char *text, struct conf_pool *p)
+{
+	if (strcmp(text, "uri") == 0) {
+		p->hash_key = HASH_URI;
+	} else if (strcmp(text, "path") == 0) {
+		p->hash_key = HASH_PATH;
+	} else if (strncmp(text, "header:", 7) == 0 && valid_token(text + 7)) {
+		p->hash_key = HASH_HEADER;
+		snprintf(p->hash_name, sizeof(p->hash_name), "%s", text + 7);
+	} else if (strncmp(text, "cookie:", 7) == 0 && valid_token(text + 7)) {
+		p->hash_key = HASH_COOKIE;
+		snprintf(p->hash_name, sizeof(p->hash_name), "%s", text + 7);
+	} else {
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* "CERT[,KEY]" or "CERT KEY". */
+static int parse_cert(const char *text, struct conf_listener *l, char *err, size_t errlen)
+{
+	if (l->ncerts == CONF_MAX_CERTS)
+		return fail(err, errlen, "tls: more than %d certificates", CONF_MAX_CERTS);
+	struct conf_cert *c = &l->certs[l->ncerts];
+	size_t n = strcspn(text, ", \t");
+	const char *key = text + n + strspn(text + n, ", \t");
+	if (n == 0 || n >= sizeof(c->cert) || strlen(key) >= sizeof(c->key) ||
+	    key[strcspn(key, ", \t")])
+		return fail(err, errlen, "tls: '%s' is not CERT.pem[,KEY.pem]", text);
+	memcpy(c->cert, text, n);
+	c->cert[n] = '\0';
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	l->ncerts++;
+	return 0;
 }
 
 int conf_parse_check(const char *text, struct conf_pool *p)
@@ -183,6 +248,10 @@ int conf_set_global(struct lb_conf *c, const char *key, const char *value,
 			rc = fail(err, errlen, "log-format: '%s' is not text or json", value);
 	} else if (strcmp(key, "grace") == 0) {
 		rc = parse_duration(key, value, &c->grace_ms, err, errlen);
+	} else if (strcmp(key, "access-log") == 0) {
+		if (strlen(value) >= sizeof(c->access_log))
+			return fail(err, errlen, "access-log: the path is too long");
+		snprintf(c->access_log, sizeof(c->access_log), "%s", value);
 	} else {
 		rc = fail(err, errlen, "unknown key '%s' in [global]", key);
 	}
@@ -205,7 +274,25 @@ int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
 	} else if (strcmp(key, "balance") == 0) {
 		if (conf_parse_balance(value, &p->balance) < 0)
 			rc = fail(err, errlen, "balance: '%s' is not roundrobin, leastconn, source, "
-				  "leasttime or random2", value);
+				  "leasttime, random2 or hash", value);
+	} else if (strcmp(key, "hash-key") == 0) {
+		if (parse_hash_key(value, p) < 0)
+			rc = fail(err, errlen, "hash-key: '%s' is not uri, path, header:NAME or cookie:NAME",
+				  value);
+	} else if (strcmp(key, "cookie") == 0) {
+		if (!valid_token(value))
+			return fail(err, errlen, "cookie: '%s' is not a cookie name", value);
+		snprintf(p->cookie, sizeof(p->cookie), "%s", value);
+	} else if (strcmp(key, "health-status") == 0) {
+		rc = parse_count(key, value, 100, 599, &n, err, errlen);
+		p->health_status = (int)n;
+	} else if (strcmp(key, "response-timeout") == 0) {
+		rc = parse_duration(key, value, &p->response_timeout_ms, err, errlen);
+	} else if (strcmp(key, "server-keepalive") == 0) {
+		rc = parse_count(key, value, 0, 10000, &n, err, errlen);
+		p->server_keepalive = (int)n;
+	} else if (strcmp(key, "server-keepalive-timeout") == 0) {
+		rc = parse_duration(key, value, &p->server_keepalive_timeout_ms, err, errlen);
 	} else if (strcmp(key, "health-check") == 0) {
 		if (conf_parse_check(value, p) < 0)
 			rc = fail(err, errlen, "health-check: '%s' is not none, tcp or http:/PATH", value);
@@ -244,9 +331,9 @@ int conf_set_listener(struct conf_listener *l, const char *key, const char *valu
 		if (strcmp(value, "tcp") == 0)
 			l->mode = MODE_TCP;
 		else if (strcmp(value, "http") == 0)
-			rc = fail(err, errlen, "mode: http is not available yet; use mode tcp");
+			l->mode = MODE_HTTP;
 		else
-			rc = fail(err, errlen, "mode: '%s' is not tcp", value);
+			rc = fail(err, errlen, "mode: '%s' is not http or tcp", value);
 	} else if (strcmp(key, "pool") == 0) {
 		if (!valid_name(value))
 			rc = fail(err, errlen, "pool: '%s' is not a valid pool name", value);
@@ -257,10 +344,103 @@ int conf_set_listener(struct conf_listener *l, const char *key, const char *valu
 	} else if (strcmp(key, "max-conns") == 0) {
 		rc = parse_count(key, value, 1, 1000000, &n, err, errlen);
 		l->max_conns = n;
+	} else if (strcmp(key, "header-timeout") == 0) {
+		rc = parse_duration(key, value, &l->header_timeout_ms, err, errlen);
+	} else if (strcmp(key, "keepalive-timeout") == 0) {
+		rc = parse_duration(key, value, &l->keepalive_timeout_ms, err, errlen);
+	} else if (strcmp(key, "max-header-size") == 0) {
+		uint64_t v;
+		if (cli_parse_size(value, &v) < 0 || v < 1024 || v > 1024 * 1024)
+			return fail(err, errlen, "max-header-size: '%s' is not a size from 1k to 1m", value);
+		l->max_header_size = (size_t)v;
+	} else if (strcmp(key, "max-body-size") == 0) {
+		if (cli_parse_size(value, &l->max_body_size) < 0)
+			return fail(err, errlen, "max-body-size: '%s' is not a size (like 10m; 0: unlimited)",
+				    value);
+	} else if (strcmp(key, "tls") == 0) {
+		rc = parse_cert(value, l, err, errlen);
 	} else {
 		rc = fail(err, errlen, "unknown key '%s' in [listen %s]", key, l->name);
 	}
 	return rc;
+}
+
+/* ---- routes ---- */
+
+static const char *const match_names[] = { "host", "path", "prefix", "method", "header" };
+
+static int parse_cond(char *word, char **save, struct conf_cond *cd, char *err, size_t errlen)
+{
+	size_t k;
+	for (k = 0; k < sizeof(match_names) / sizeof(match_names[0]); k++)
+		if (strcmp(word, match_names[k]) == 0)
+			break;
+	if (k == sizeof(match_names) / sizeof(match_names[0]))
+		return fail(err, errlen, "route: '%s' is not host, path, prefix, method or header", word);
+	cd->match = (enum conf_match)k;
+	char *arg = strtok_r(NULL, " \t", save);
+	if (!arg || strcmp(arg, "->") == 0)
+		return fail(err, errlen, "route: '%s' needs a value", word);
+	if (strlen(arg) >= sizeof(cd->value))
+		return fail(err, errlen, "route: '%.40s...' is too long", arg);
+	switch (cd->match) {
+	case MATCH_PATH:
+	case MATCH_PREFIX:
+		if (arg[0] != '/')
+			return fail(err, errlen, "route: %s '%s' must start with /", word, arg);
+		break;
+	case MATCH_METHOD:
+		if (!valid_token(arg))
+			return fail(err, errlen, "route: '%s' is not a method", arg);
+		break;
+	case MATCH_HEADER: {
+		char *eq = strchr(arg, '=');
+		if (eq)
+			*eq = '\0';
+		if (!valid_token(arg))
+			return fail(err, errlen, "route: '%s' is not a header name", arg);
+		memcpy(cd->name, arg, strlen(arg) + 1);  /* valid_token bounds it */
+		arg = eq ? eq + 1 : (char *)"";
+		break;
+	}
+	case MATCH_HOST:
+		break;
+	}
+	snprintf(cd->value, sizeof(cd->value), "%s", arg);
+	cd->value_len = strlen(cd->value);
+	return 0;
+}
+
+int conf_add_route(struct lb_conf *c, int listener, const char *text, char *err, size_t errlen)
+{
+	if (c->nroutes == CONF_MAX_ROUTES)
+		return fail(err, errlen, "route: more than %d routes", CONF_MAX_ROUTES);
+	char copy[512];
+	if (strlen(text) >= sizeof(copy))
+		return fail(err, errlen, "route: too long");
+	snprintf(copy, sizeof(copy), "%s", text);
+	struct conf_route *r = &c->routes[c->nroutes];
+	memset(r, 0, sizeof(*r));
+	r->listener = listener;
+	r->pool = -1;
+	char *save = NULL;
+	char *word = strtok_r(copy, " \t", &save);
+	while (word && strcmp(word, "->") != 0) {
+		if (r->nconds == CONF_MAX_CONDS)
+			return fail(err, errlen, "route: more than %d conditions", CONF_MAX_CONDS);
+		int rc = parse_cond(word, &save, &r->conds[r->nconds++], err, errlen);
+		if (rc < 0)
+			return rc;
+		word = strtok_r(NULL, " \t", &save);
+	}
+	char *pool = word ? strtok_r(NULL, " \t", &save) : NULL;
+	if (!word || r->nconds == 0 || !pool || strtok_r(NULL, " \t", &save))
+		return fail(err, errlen, "route: '%s' is not COND [COND...] -> POOL", text);
+	if (!valid_name(pool))
+		return fail(err, errlen, "route: '%s' is not a valid pool name", pool);
+	snprintf(r->pool_name, sizeof(r->pool_name), "%s", pool);
+	c->nroutes++;
+	return 0;
 }
 
 /* ---- config files ---- */
@@ -393,6 +573,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		rc = conf_set_global(st->conf, key, value, st->err, st->errlen);
 	else if (st->section == 2)
 		rc = conf_set_pool(&st->conf->pools[st->index], key, value, st->err, st->errlen);
+	else if (strcmp(key, "route") == 0)
+		rc = conf_add_route(st->conf, st->index, value, st->err, st->errlen);
 	else
 		rc = conf_set_listener(&st->conf->listeners[st->index], key, value,
 				       st->err, st->errlen);
@@ -474,6 +656,29 @@ int conf_validate(struct lb_conf *c, char *err, size_t errlen)
 		if (l->pool < 0)
 			return fail(err, errlen, "listener '%s': %s", l->name,
 				    l->pool_name[0] ? "unknown pool" : "no pool (pool = NAME)");
+		if (l->mode == MODE_TCP && l->ncerts)
+			return fail(err, errlen, "listener '%s': tls needs mode http", l->name);
+	}
+	for (int i = 0; i < c->nroutes; i++) {
+		struct conf_route *r = &c->routes[i];
+		const struct conf_listener *l = &c->listeners[r->listener];
+		if (l->mode != MODE_HTTP)
+			return fail(err, errlen, "listener '%s': routes need mode http", l->name);
+		r->pool = -1;
+		for (int j = 0; j < c->npools; j++)
+			if (strcmp(c->pools[j].name, r->pool_name) == 0)
+				r->pool = j;
+		if (r->pool < 0)
+			return fail(err, errlen, "listener '%s': route to unknown pool '%s'", l->name,
+				    r->pool_name);
+	}
+	/* A pool's http settings need every listener that reaches it in http mode. */
+	for (int i = 0; i < c->nlisteners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+		const struct conf_pool *p = &c->pools[l->pool];
+		if (l->mode == MODE_TCP && (p->balance == BALANCE_HASH || p->cookie[0]))
+			return fail(err, errlen, "pool '%s': %s needs mode http (listener '%s' is tcp)",
+				    p->name, p->cookie[0] ? "cookie" : "balance hash", l->name);
 	}
 	return 0;
 }

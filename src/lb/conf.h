@@ -21,6 +21,9 @@
 #define CONF_MAX_LISTENERS 32
 #define CONF_MAX_RETRIES  10
 #define CONF_ERR_MAX      320
+#define CONF_MAX_ROUTES   64     /* per configuration */
+#define CONF_MAX_CONDS    4      /* per route */
+#define CONF_MAX_CERTS    8      /* per listener */
 
 enum conf_balance {
 	BALANCE_ROUNDROBIN,  /* smooth weighted round robin */
@@ -28,7 +31,11 @@ enum conf_balance {
 	BALANCE_SOURCE,      /* client-IP hash on a consistent-hash ring */
 	BALANCE_LEASTTIME,   /* EWMA of connect + first-byte time x active */
 	BALANCE_RANDOM2,     /* power of two random choices */
+	BALANCE_HASH,        /* http: a request key hashed on the ring */
 };
+
+/* What `balance = hash` hashes (hash-key). */
+enum conf_hash_key { HASH_URI, HASH_PATH, HASH_HEADER, HASH_COOKIE };
 
 enum conf_check { CHECK_NONE, CHECK_TCP, CHECK_HTTP };
 
@@ -52,7 +59,39 @@ struct conf_pool {
 	int rise, fall;
 	uint64_t connect_timeout_ms;
 	int retries;
-	int hash_balance_factor;     /* source: bounded loads, percent (0: off) */
+	int hash_balance_factor;     /* source, hash: bounded loads, percent (0: off) */
+	/* http mode */
+	enum conf_hash_key hash_key;
+	char hash_name[CONF_NAME_MAX];   /* header or cookie name of hash-key */
+	char cookie[CONF_NAME_MAX];      /* sticky cookie name; "" = none */
+	int health_status;               /* expected check status; 0 = any 2xx/3xx */
+	uint64_t response_timeout_ms;
+	int server_keepalive;            /* idle connections per server per thread */
+	uint64_t server_keepalive_timeout_ms;
+};
+
+/* One condition of a route (docs/CONFIG.md, "Routing"). */
+enum conf_match { MATCH_HOST, MATCH_PATH, MATCH_PREFIX, MATCH_METHOD, MATCH_HEADER };
+
+struct conf_cond {
+	enum conf_match match;
+	char name[CONF_NAME_MAX];        /* MATCH_HEADER: the field name */
+	char value[CONF_PATH_MAX];       /* "" with MATCH_HEADER: presence only */
+	size_t value_len;
+};
+
+/* route = COND [COND...] -> POOL, in a listener; all conditions must hold. */
+struct conf_route {
+	int listener;                    /* index into listeners */
+	struct conf_cond conds[CONF_MAX_CONDS];
+	int nconds;
+	char pool_name[CONF_NAME_MAX];
+	int pool;                        /* index into pools, set by validation */
+};
+
+struct conf_cert {
+	char cert[CONF_PATH_MAX];
+	char key[CONF_PATH_MAX];         /* "" when the key is in the cert file */
 };
 
 struct conf_listener {
@@ -64,6 +103,13 @@ struct conf_listener {
 	int pool;                    /* index into pools, set by validation */
 	uint64_t idle_timeout_ms;
 	long max_conns;
+	/* http mode */
+	uint64_t header_timeout_ms;
+	uint64_t keepalive_timeout_ms;
+	size_t max_header_size;
+	uint64_t max_body_size;          /* 0: unlimited */
+	struct conf_cert certs[CONF_MAX_CERTS];  /* TLS when ncerts > 0 */
+	int ncerts;
 };
 
 struct lb_conf {
@@ -78,6 +124,9 @@ struct lb_conf {
 	int npools;
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	int nlisteners;
+	struct conf_route routes[CONF_MAX_ROUTES];  /* in file order */
+	int nroutes;
+	char access_log[CONF_PATH_MAX];  /* "off", "stdout", "stderr" or a file */
 };
 
 /* Defaults, as documented in `strata lb --help` and docs/CONFIG.md. */
@@ -89,6 +138,12 @@ struct lb_conf {
 #define CONF_DEFAULT_MAX_CONNS    10000
 #define CONF_DEFAULT_RETRIES      2
 #define CONF_DEFAULT_GRACE_MS     10000
+#define CONF_DEFAULT_HEADER_MS    10000
+#define CONF_DEFAULT_KEEPALIVE_MS 60000
+#define CONF_DEFAULT_RESPONSE_MS  60000
+#define CONF_DEFAULT_MAX_HEADER   (32 * 1024)
+#define CONF_DEFAULT_SERVER_KEEPALIVE 32
+#define CONF_DEFAULT_SERVER_KEEPALIVE_MS 30000
 
 /* conf_init - fill `c` with defaults and no pools or listeners. */
 void conf_init(struct lb_conf *c);
@@ -107,6 +162,7 @@ int conf_parse_server(const char *text, struct conf_server *s, char *err, size_t
 
 /* Word <-> enum for the `balance` and `health-check` settings; the parsers
  * return 0 or ERR_CONFIG. conf_parse_check also sets the HTTP path. */
+const char *conf_mode_name(enum conf_mode m);
 int conf_parse_balance(const char *word, enum conf_balance *out);
 const char *conf_balance_name(enum conf_balance b);
 int conf_parse_check(const char *text, struct conf_pool *p);
@@ -122,6 +178,12 @@ int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
 		  char *err, size_t errlen);
 int conf_set_listener(struct conf_listener *l, const char *key, const char *value,
 		      char *err, size_t errlen);
+
+/*
+ * conf_add_route - add "COND [COND...] -> POOL" as the next route of
+ * listener index `listener`. 0, or ERR_CONFIG with a message in err.
+ */
+int conf_add_route(struct lb_conf *c, int listener, const char *text, char *err, size_t errlen);
 
 /*
  * conf_load_file - read a config file into `c` (which conf_init prepared).

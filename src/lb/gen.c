@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "lb/balance.h"
 #include "lb/server.h"
+#include "net/tls.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -144,8 +145,28 @@ static void gen_free(struct lb_gen *g)
 		ring_free(&p->ring);
 		pthread_mutex_destroy(&p->rr_lock);
 	}
+	for (int i = 0; i < CONF_MAX_LISTENERS; i++)
+		tls_server_destroy(g->tls[i]);
 	free(g->conf);
 	free(g);
+}
+
+/* The TLS context of listener i, when it has certificates. */
+static int build_tls(struct lb_gen *g, int i, char *err, size_t errlen)
+{
+	const struct conf_listener *cl = &g->conf->listeners[i];
+	if (cl->ncerts == 0)
+		return 0;
+	struct tls_cert_files files[CONF_MAX_CERTS];
+	for (int k = 0; k < cl->ncerts; k++) {
+		files[k].cert = cl->certs[k].cert;
+		files[k].key = cl->certs[k].key;
+	}
+	char why[CONF_ERR_MAX];
+	int rc = tls_server_create(files, cl->ncerts, &g->tls[i], why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, errlen, "listener '%s': %s", cl->name, why);
+	return rc;
 }
 
 int gen_create(struct lb_conf *conf, struct lb_gen *prev, struct lb_gen **out,
@@ -166,6 +187,8 @@ int gen_create(struct lb_conf *conf, struct lb_gen *prev, struct lb_gen **out,
 		if (rc < 0)
 			snprintf(err, errlen, "pool '%s': %s", conf->pools[i].name, err_str(rc));
 	}
+	for (int i = 0; i < conf->nlisteners && rc == 0; i++)
+		rc = build_tls(g, i, err, errlen);
 	for (int i = 0; i < conf->nlisteners && rc == 0; i++)
 		rc = build_listener(g, prev, &conf->listeners[i], err, errlen);
 	if (rc < 0) {

@@ -78,7 +78,8 @@ static void read_status(struct check *c)
 	}
 	char why[32];
 	snprintf(why, sizeof(why), "HTTP %d", status);
-	finish(c, status >= 200 && status < 400, why);
+	int want = c->pool->conf.health_status;
+	finish(c, want ? status == want : status >= 200 && status < 400, why);
 }
 
 static void on_io(struct loop_io *io, uint32_t events)

@@ -16,8 +16,9 @@
  *   struct lb_server     a backend server's health and counters; carried over
  *                        to the next generation when its pool, name and
  *                        address stay
- *   struct lb_worker     one thread's loop, its listener registrations, and
- *                        its caches
+ *   struct lb_worker     one thread's loop, its listener registrations, its
+ *                        caches, its pooled idle server connections (http)
+ *                        and its access-log buffer
  *
  * Counters shared across threads are relaxed atomics; health transitions take
  * the server's lock. Nothing on the forwarding path takes a lock except the
@@ -32,6 +33,7 @@
 #include <stdint.h>
 
 #include "algo/ring.h"
+#include "core/buf.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "lb/conf.h"
@@ -48,6 +50,8 @@ struct lb_server {
 	_Atomic uint64_t bytes_from_server;
 	_Atomic uint64_t connect_errors;
 	_Atomic uint64_t transitions;     /* up<->down changes */
+	_Atomic uint64_t requests;        /* http: requests sent to the server */
+	_Atomic uint64_t responses[5];    /* http: by class, 1xx..5xx */
 	_Atomic uint64_t ewma_us;         /* leasttime: connect + first byte, EWMA */
 	_Atomic int fails;                /* consecutive failed checks/connects */
 	struct metrics_hist connect_hist;
@@ -74,6 +78,8 @@ struct lb_listener {
 	_Atomic int64_t active;
 	_Atomic uint64_t total;
 	_Atomic uint64_t refused;         /* closed at once: over max-conns */
+	_Atomic uint64_t requests;        /* http: requests received */
+	_Atomic uint64_t errors[8];       /* http: answered by strata itself, see http.h */
 };
 
 struct lb_gen {
@@ -81,10 +87,16 @@ struct lb_gen {
 	struct lb_conf *conf;
 	struct lb_listener *listeners[CONF_MAX_LISTENERS];
 	struct lb_pool pools[CONF_MAX_POOLS];
+	struct tls_server *tls[CONF_MAX_LISTENERS];  /* per listener, NULL: plain */
 	int nlisteners, npools;
 };
 
 struct lb;
+struct tls_server;
+struct http_session;
+struct http_server_conn;
+
+#define LB_IDLE_BUCKETS 64            /* idle server connections, by server */
 
 /* A worker's registration of one listener in its loop. */
 struct lb_accept {
@@ -93,6 +105,7 @@ struct lb_accept {
 	struct lb_worker *worker;
 	struct lb_listener *listener;
 	const struct conf_listener *conf;
+	int index;                        /* of the listener in the generation */
 	struct lb_pool *pool;
 };
 
@@ -110,6 +123,11 @@ struct lb_worker {
 	int nbufs;
 	_Atomic int64_t sessions;         /* open here; read by the main thread */
 	struct tcp_session *session_list; /* open here, for closing at exit */
+	struct http_session *http_list;   /* the same for http */
+	struct http_server_conn *idle[LB_IDLE_BUCKETS];  /* pooled server connections */
+	struct buf access_buf;            /* access log lines not yet written */
+	struct loop_deferred access_flush;
+	bool access_flush_armed;
 };
 
 struct lb {
@@ -122,8 +140,9 @@ struct lb {
 	struct health *health;
 	struct httpd *admin;
 	int admin_fd;
+	int access_fd;                    /* -1: access log off */
 	uint64_t started_ms;
-	bool draining;
+	_Atomic bool draining;            /* set by the main thread, read by workers */
 	uint64_t drain_deadline_ms;
 	struct timer drain_timer;
 };

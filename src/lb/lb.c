@@ -13,48 +13,69 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/workers.h"
+#include "lb/access.h"
 #include "lb/admin.h"
 #include "lb/gen.h"
 #include "lb/health.h"
+#include "lb/http.h"
 #include "lb/lb-t.h"
 #include "lb/tcp.h"
 #include "net/httpd.h"
 
 static const char usage[] =
-	"usage: strata lb --mode tcp --listen ADDR:PORT --server ADDR:PORT[,weight=W][,name=N] ...\n"
+	"usage: strata lb [--mode http|tcp] --listen ADDR:PORT --server ADDR:PORT[,weight=W][,name=N] ...\n"
 	"                 [options]\n"
-	"       strata lb -c FILE [--threads N] [--log-level L] [--log-format F]\n"
+	"       strata lb -c FILE [--threads N] [--log-level L] [--log-format F] [--access-log W]\n"
 	"\n"
-	"A TCP (L4) load balancer: balancing, active and passive health checks, retries.\n"
+	"A load balancer: an HTTP/1.1 reverse proxy (L7, the default) or a TCP proxy (L4),\n"
+	"with balancing, active and passive health checks and retries.\n"
 	"\n"
-	"  -c, --config FILE        read listeners and pools from FILE (see docs/CONFIG.md)\n"
-	"  -m, --mode tcp           proxy mode (tcp; http arrives with the L7 proxy)\n"
+	"  -c, --config FILE        read listeners, routes and pools from FILE (docs/CONFIG.md)\n"
+	"  -m, --mode MODE          http (default) or tcp\n"
 	"  -l, --listen ADDR:PORT   accept clients here\n"
 	"  -s, --server SPEC        a backend, ADDR:PORT[,weight=W][,name=NAME]; repeat\n"
-	"  -b, --balance ALGO       roundrobin (default), leastconn, source, leasttime, random2\n"
+	"  -b, --balance ALGO       roundrobin (default), leastconn, source, leasttime, random2,\n"
+	"                           hash (http: see --hash-key)\n"
 	"  -a, --admin ADDR:PORT    serve /metrics, /stats and /healthz here\n"
 	"  -t, --threads N          worker threads (default: number of cores)\n"
 	"      --health-check KIND  tcp (default), http:/PATH, or none\n"
+	"      --health-status N    http:/PATH checks expect status N (default: any 2xx or 3xx)\n"
 	"      --health-interval D  time between checks (default 2s)\n"
 	"      --rise N             good checks before a server is up again (default 2)\n"
 	"      --fall N             failures before a server is down (default 3)\n"
 	"      --connect-timeout D  give up connecting to a server after D (default 3s)\n"
-	"      --idle-timeout D     close a connection idle for D (default 5m)\n"
+	"      --idle-timeout D     tcp, and http tunnels: close when idle for D (default 5m)\n"
 	"      --max-conns N        client connections at once; more are closed (default 10000)\n"
 	"      --retries N          other servers to try when a connect fails (default 2)\n"
-	"      --hash-balance-factor P  source: bounded loads, no server above P% of the\n"
+	"      --hash-balance-factor P  source, hash: bounded loads, no server above P% of the\n"
 	"                           mean active connections (101..1000; default 0: off)\n"
 	"      --grace D            on SIGTERM/SIGINT, wait up to D for connections (default 10s)\n"
 	"      --log-level L        error, warn, info (default), debug\n"
-	"      --log-format F       text (default) or json\n"
+	"      --log-format F       text (default) or json (also the access log's format)\n"
+	"\n"
+	"http mode:\n"
+	"      --cookie NAME        sticky sessions: insert cookie NAME naming the server\n"
+	"      --hash-key KEY       balance hash on uri, path, header:NAME or cookie:NAME\n"
+	"      --tls CERT[,KEY]     terminate TLS (PEM files); repeat for SNI certificates\n"
+	"      --header-timeout D   a request head must arrive within D, else 408 (default 10s)\n"
+	"      --keepalive-timeout D  close a client idle between requests for D (default 60s)\n"
+	"      --response-timeout D a server silent for D gets the request a 504 (default 60s)\n"
+	"      --max-header-size N  larger request heads get 431 (default 32k)\n"
+	"      --max-body-size N    larger request bodies get 413 (default 0: unlimited)\n"
+	"      --server-keepalive N idle server connections kept per server and thread (default 32)\n"
+	"      --server-keepalive-timeout D  close pooled server connections idle for D (default 30s)\n"
+	"      --access-log W       stdout (default), stderr, off, or a file to append to\n"
 	"  -h, --help               this help\n"
 	"\n"
-	"Durations take ms, s or m (500ms, 2s, 1m). SIGHUP reloads -c FILE without\n"
-	"dropping connections.\n";
+	"Durations take ms, s or m (500ms, 2s, 1m); sizes k, m or g. SIGHUP reloads -c FILE\n"
+	"without dropping connections.\n";
 
 enum {
 	OPT_CHECK = 256, OPT_INTERVAL, OPT_RISE, OPT_FALL, OPT_CONNECT_TIMEOUT,
 	OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_RETRIES, OPT_HBF, OPT_GRACE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
+	OPT_COOKIE, OPT_HASH_KEY, OPT_TLS, OPT_HEALTH_STATUS, OPT_HEADER_TIMEOUT,
+	OPT_KEEPALIVE_TIMEOUT, OPT_RESPONSE_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_BODY,
+	OPT_SERVER_KEEPALIVE, OPT_SERVER_KEEPALIVE_TIMEOUT, OPT_ACCESS_LOG,
 };
 
 static const struct option longopts[] = {
@@ -77,6 +98,18 @@ static const struct option longopts[] = {
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "cookie", required_argument, NULL, OPT_COOKIE },
+	{ "hash-key", required_argument, NULL, OPT_HASH_KEY },
+	{ "tls", required_argument, NULL, OPT_TLS },
+	{ "health-status", required_argument, NULL, OPT_HEALTH_STATUS },
+	{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+	{ "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
+	{ "response-timeout", required_argument, NULL, OPT_RESPONSE_TIMEOUT },
+	{ "max-header-size", required_argument, NULL, OPT_MAX_HEADER },
+	{ "max-body-size", required_argument, NULL, OPT_MAX_BODY },
+	{ "server-keepalive", required_argument, NULL, OPT_SERVER_KEEPALIVE },
+	{ "server-keepalive-timeout", required_argument, NULL, OPT_SERVER_KEEPALIVE_TIMEOUT },
+	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -91,7 +124,15 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_HBF, 'p', "hash-balance-factor" },
 	{ OPT_IDLE_TIMEOUT, 'l', "idle-timeout" }, { OPT_MAX_CONNS, 'l', "max-conns" },
 	{ OPT_GRACE, 'g', "grace" }, { OPT_LOG_LEVEL, 'g', "log-level" },
-	{ OPT_LOG_FORMAT, 'g', "log-format" },
+	{ OPT_LOG_FORMAT, 'g', "log-format" }, { OPT_ACCESS_LOG, 'g', "access-log" },
+	{ OPT_COOKIE, 'p', "cookie" }, { OPT_HASH_KEY, 'p', "hash-key" },
+	{ OPT_HEALTH_STATUS, 'p', "health-status" },
+	{ OPT_RESPONSE_TIMEOUT, 'p', "response-timeout" },
+	{ OPT_SERVER_KEEPALIVE, 'p', "server-keepalive" },
+	{ OPT_SERVER_KEEPALIVE_TIMEOUT, 'p', "server-keepalive-timeout" },
+	{ OPT_TLS, 'l', "tls" }, { OPT_HEADER_TIMEOUT, 'l', "header-timeout" },
+	{ OPT_KEEPALIVE_TIMEOUT, 'l', "keepalive-timeout" },
+	{ OPT_MAX_HEADER, 'l', "max-header-size" }, { OPT_MAX_BODY, 'l', "max-body-size" },
 };
 
 /* Exit 2 naming the flag: config messages start with "KEY: ". */
@@ -122,7 +163,7 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 	conf_pool_init(&c->pools[0], "default");
 	conf_listener_init(&c->listeners[0], "default");
 	snprintf(c->listeners[0].pool_name, CONF_NAME_MAX, "default");
-	bool has_listen = false, has_mode = false, quick = false;
+	bool has_listen = false, quick = false;
 	char err[CONF_ERR_MAX];
 	const char *path = NULL;
 	int ch;
@@ -168,7 +209,6 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 			/* Pool and listener flags describe what only the quick start builds. */
 			quick |= flag_keys[i].scope != 'g';
 			has_listen |= strcmp(key, "bind") == 0;
-			has_mode |= strcmp(key, "mode") == 0;
 		}
 	}
 	if (optind < argc)
@@ -186,8 +226,6 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 	} else {
 		if (!has_listen)
 			cli_fail("lb", "--listen ADDR:PORT is required (or -c FILE)");
-		if (!has_mode)
-			cli_fail("lb", "--mode is required: --mode tcp (the L7 http mode is not built yet)");
 		if (c->pools[0].nservers == 0)
 			cli_fail("lb", "at least one --server ADDR:PORT is required");
 		c->npools = 1;
@@ -251,7 +289,10 @@ static void on_accept(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		atomic_fetch_add_explicit(&l->total, 1, memory_order_relaxed);
-		tcp_session_start(a, fd, &peer);
+		if (a->conf->mode == MODE_HTTP)
+			http_session_start(a, fd, &peer);
+		else
+			tcp_session_start(a, fd, &peer);
 	}
 }
 
@@ -285,6 +326,7 @@ static void worker_adopt(struct lb_worker *w, struct lb_gen *g)
 		a->worker = w;
 		a->listener = g->listeners[i];
 		a->conf = &g->conf->listeners[i];
+		a->index = i;
 		a->pool = &g->pools[a->conf->pool];
 		if (loop_add(w->loop, &a->io, LOOP_READ | LOOP_EXCLUSIVE) == 0) {
 			gen_listener_watch(a->listener);
@@ -305,9 +347,10 @@ static void adopt_posted(void *arg)
 	free(m);
 }
 
-static void unlisten_posted(void *arg)
+static void drain_posted(void *arg)
 {
 	worker_unlisten(arg);
+	http_worker_drain(arg);
 }
 
 static void publish(struct lb *lb, struct lb_gen *g)
@@ -363,6 +406,9 @@ static void reload(struct lb *lb)
 	c->has_admin = old->has_admin;
 	c->admin = old->admin;
 	memcpy(c->admin_text, old->admin_text, sizeof(c->admin_text));
+	if (strcmp(c->access_log, old->access_log) != 0)
+		log_warn("reload: the access log changes only with a restart");
+	memcpy(c->access_log, old->access_log, sizeof(c->access_log));
 
 	struct lb_gen *g;
 	if (gen_create(c, lb->gen, &g, err, sizeof(err)) < 0) {
@@ -414,7 +460,7 @@ static void drain(struct lb *lb, int signo)
 		 strsignal(signo), (long long)open_sessions(lb),
 		 (unsigned long long)lb->gen->conf->grace_ms);
 	for (int i = 0; i < lb->workers->count; i++)
-		loop_post(lb->workers->loops[i], unlisten_posted, &lb->worker_state[i]);
+		loop_post(lb->workers->loops[i], drain_posted, &lb->worker_state[i]);
 	/* New clients are refused by the kernel, not left in the backlog. */
 	for (int i = 0; i < lb->gen->nlisteners; i++)
 		shutdown(atomic_load(&lb->gen->listeners[i]->fd), SHUT_RD);
@@ -448,8 +494,9 @@ static void announce(const struct lb_gen *g, const struct lb_conf *c)
 	for (int i = 0; i < g->nlisteners; i++) {
 		const struct conf_listener *cl = &c->listeners[i];
 		const struct lb_pool *p = &g->pools[cl->pool];
-		log_info("listener %s on %s (tcp) -> pool %s, %s, %d servers", cl->name,
-			 cl->addr_text, p->conf.name, conf_balance_name(p->conf.balance), p->nservers);
+		log_info("listener %s on %s (%s%s) -> pool %s, %s, %d servers", cl->name,
+			 cl->addr_text, conf_mode_name(cl->mode), cl->ncerts ? ", tls" : "",
+			 p->conf.name, conf_balance_name(p->conf.balance), p->nservers);
 	}
 	if (c->has_admin)
 		log_info("admin on http://%s (/metrics, /stats, /healthz)", c->admin_text);
@@ -483,6 +530,8 @@ int lb_main(int argc, char **argv)
 
 	struct lb lb = { .conf_path = path, .admin_fd = -1 };
 	char err[CONF_ERR_MAX];
+	if (access_log_open(conf->access_log, &lb.access_fd, err, sizeof(err)) < 0)
+		cli_fail("lb", "%s", err);
 	int rc = loop_create(&lb.loop);
 	if (rc < 0) {
 		log_error("lb: %s", err_str(rc));
@@ -491,6 +540,8 @@ int lb_main(int argc, char **argv)
 	}
 	lb.started_ms = loop_now(lb.loop);
 	rc = gen_create(conf, NULL, &lb.gen, err, sizeof(err));
+	if (rc == ERR_CONFIG)
+		cli_fail("lb", "%s", err);  /* a certificate that cannot be used */
 	if (rc < 0) {
 		log_error("lb: %s", err);
 		loop_destroy(lb.loop);
@@ -530,6 +581,7 @@ fail:
 	signals_destroy(lb.signals);
 	for (int i = 0; lb.worker_state && i < lb.workers->count; i++) {
 		struct lb_worker *w = &lb.worker_state[i];
+		http_worker_release(w);
 		tcp_worker_release(w);
 		if (w->gen)
 			gen_unref(w->gen);
@@ -539,5 +591,7 @@ fail:
 	free(lb.worker_state);
 	loop_destroy(lb.loop);
 	gen_unref(lb.gen);
+	if (lb.access_fd > STDERR_FILENO)
+		close(lb.access_fd);
 	return rc < 0 ? 1 : 0;
 }

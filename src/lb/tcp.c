@@ -55,7 +55,7 @@ struct tcp_session {
 	struct tcp_dir up, down;        /* client->server, server->client */
 	bool connected, first_byte, closed;
 	uint64_t connect_start_ns;
-	struct sock_addr peer;
+	uint64_t peer_hash;              /* source balancing's key */
 	struct lb_server *tried[CONF_MAX_RETRIES + 1];
 	int ntried;
 	uint64_t last_active_ms;
@@ -424,7 +424,7 @@ static void connect_next(struct tcp_session *s)
 	struct lb_pool *pool = s->pool;
 	struct loop *l = s->w->loop;
 	while (s->ntried <= pool->conf.retries) {
-		struct lb_server *srv = balance_pick(pool, s->w, &s->peer, s->tried, s->ntried);
+		struct lb_server *srv = balance_pick(pool, s->w, &s->peer_hash, s->tried, s->ntried);
 		if (!srv)
 			break;
 		s->tried[s->ntried++] = srv;
@@ -475,7 +475,7 @@ void tcp_session_start(struct lb_accept *a, int fd, const struct sock_addr *peer
 	s->lst = a->listener;
 	s->lconf = a->conf;
 	s->pool = a->pool;
-	s->peer = *peer;
+	s->peer_hash = balance_addr_hash(peer);
 	s->client.io.fd = fd;
 	s->client.io.fn = on_client;
 	s->server.io.fd = -1;

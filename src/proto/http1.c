@@ -25,6 +25,37 @@ static bool eq_nocase(const char *a, size_t alen, const char *b)
 	return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
+bool http1_name_is(const char *name, size_t len, const char *lower)
+{
+	return eq_nocase(name, len, lower);
+}
+
+const char *http1_cookie_get(const char *v, size_t n, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ';'))
+			i++;
+		size_t start = i;
+		while (i < n && v[i] != ';')
+			i++;
+		const char *pair = v + start, *eq = memchr(pair, '=', i - start);
+		if (eq && (size_t)(eq - pair) == nlen && memcmp(pair, name, nlen) == 0) {
+			const char *val = eq + 1, *end = v + i;
+			while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if (end - val >= 2 && val[0] == '"' && end[-1] == '"') {
+				val++;
+				end--;
+			}
+			*len = (size_t)(end - val);
+			return val;
+		}
+	}
+	return NULL;
+}
+
 /* Does the comma-separated list in v contain `token` (case-insensitive)? */
 static bool list_has(const char *v, size_t n, const char *token)
 {
@@ -42,6 +73,11 @@ static bool list_has(const char *v, size_t n, const char *token)
 			return true;
 	}
 	return false;
+}
+
+bool http1_list_has(const char *v, size_t n, const char *token)
+{
+	return list_has(v, n, token);
 }
 
 /* Find the CRLF ending the line that starts at p; NULL if not yet there.
@@ -326,12 +362,15 @@ const char *http1_header_get(const struct http1_request *req, const char *name, 
 const char *http1_reason(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
+	case 417: return "Expectation Failed";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";

@@ -99,6 +99,21 @@ int http1_parse_response(const char *buf, size_t len, size_t max_head, bool head
  */
 const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len);
 
+/* http1_name_is - is the field name[0..len) equal to `lower` (ASCII
+ * case-insensitive)? */
+bool http1_name_is(const char *name, size_t len, const char *lower);
+
+/* http1_list_has - does the comma-separated list v[0..n) hold `token`
+ * (case-insensitive), as in Connection: keep-alive, Upgrade? */
+bool http1_list_has(const char *v, size_t n, const char *token);
+
+/*
+ * http1_cookie_get - in a Cookie field value v[0..n) ("a=1; b=2"), the
+ * value of cookie `name` (case-sensitive, surrounding quotes removed), or
+ * NULL; its length goes to *len. Points into v.
+ */
+const char *http1_cookie_get(const char *v, size_t n, const char *name, size_t *len);
+
 /* A short reason phrase for a status code ("OK", "Not Found", ...). */
 const char *http1_reason(int status);
 

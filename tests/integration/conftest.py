@@ -631,3 +631,462 @@ def read_http_request(conn):
 def http_reply(name):
     body = (name + "\n").encode()
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+# ------------------------------------------------------ http mode (L7) ---
+#
+# Helpers for the test_http_*.py files: a raw-socket HTTP/1.1 client that
+# keeps every byte it gets (`HttpClient`, `Response`), and a recording HTTP
+# backend (`HttpBackend`) that keeps, per connection, every byte strata sent
+# it, so a test can prove what did (and did not) reach a server.
+
+REASONS = {
+    100: "Continue", 101: "Switching Protocols", 200: "OK",
+    400: "Bad Request", 405: "Method Not Allowed", 408: "Request Timeout",
+    413: "Content Too Large", 417: "Expectation Failed",
+    431: "Request Header Fields Too Large", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}
+# RFC 9110 renamed 413; the older phrase is accepted too
+REASON_ALTERNATIVES = {413: {"Content Too Large", "Payload Too Large"}}
+
+
+class SockReader:
+    """Buffered reads on a socket; `log` keeps every byte received and
+    `consumed` how many of them were handed out."""
+
+    def __init__(self, sock, buf=b""):
+        self.sock = sock
+        self.buf = bytearray(buf)
+        self.log = bytearray(buf)
+        self.consumed = 0
+        self.eof = False
+
+    def _fill(self):
+        if self.eof:
+            return False
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        self.log += chunk
+        return True
+
+    def _take(self, n):
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.consumed += n
+        return out
+
+    def read_until(self, sep, limit=1 << 20):
+        """Bytes up to and including sep; None at EOF before it."""
+        while True:
+            i = self.buf.find(sep)
+            if i >= 0:
+                return self._take(i + len(sep))
+            if len(self.buf) > limit or not self._fill():
+                return None
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                return None
+        return self._take(n)
+
+    def read_some(self, limit=1 << 16):
+        """Whatever is buffered or arrives next (b"" at EOF)."""
+        if not self.buf:
+            self._fill()
+        return self._take(min(limit, len(self.buf)))
+
+    def read_to_eof(self):
+        while self._fill():
+            pass
+        return self._take(len(self.buf))
+
+    def at_eof(self):
+        """True when the peer closed (or reset) with nothing more to read."""
+        if self.buf:
+            return False
+        return not self._fill()
+
+
+def parse_fields(lines):
+    """Field lines -> [(name, value)], values without surrounding OWS."""
+    out = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError("field line without a colon: %r" % line)
+        out.append((name, value.strip(" \t")))
+    return out
+
+
+def field_values(fields, name):
+    """Every value of `name` (case-insensitive), split on commas, in order."""
+    vals = []
+    for k, v in fields:
+        if k.lower() == name.lower():
+            vals.extend(p.strip() for p in v.split(","))
+    return vals
+
+
+def field_lines(fields, name):
+    """The raw values of every field line named `name`."""
+    return [v for k, v in fields if k.lower() == name.lower()]
+
+
+def read_chunked(rd):
+    """Decode a chunked body from a SockReader; returns (data, trailer fields)."""
+    data = bytearray()
+    while True:
+        line = rd.read_until(b"\r\n")
+        if line is None:
+            raise ConnectionError("EOF inside a chunked body after %d bytes" % len(data))
+        size = int(line[:-2].split(b";")[0].strip(), 16)
+        if size == 0:
+            break
+        chunk = rd.read_exact(size)
+        if chunk is None or rd.read_exact(2) != b"\r\n":
+            raise ConnectionError("EOF or bad framing inside a chunk")
+        data += chunk
+    trailers = []
+    while True:
+        line = rd.read_until(b"\r\n")
+        if line is None:
+            raise ConnectionError("EOF in the trailer section")
+        if line == b"\r\n":
+            break
+        trailers.append(line[:-2].decode("latin-1"))
+    return bytes(data), parse_fields(trailers)
+
+
+class Response:
+    def __init__(self, version, status, reason, fields, body, raw, framing):
+        self.version, self.status, self.reason = version, status, reason
+        self.fields, self.body, self.raw, self.framing = fields, body, raw, framing
+
+    def values(self, name):
+        return field_values(self.fields, name)
+
+    def lines(self, name):
+        return field_lines(self.fields, name)
+
+    def get(self, name):
+        """The value of a field that must appear at most once (else None)."""
+        ls = self.lines(name)
+        assert len(ls) <= 1, "%s appears %d times: %r" % (name, len(ls), ls)
+        return ls[0] if ls else None
+
+    def has(self, name):
+        return bool(self.lines(name))
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<Response %r>" % (self.raw[:600],)
+
+
+def read_response(rd, method="GET"):
+    """One response (interim 1xx ones included: call again) from a SockReader;
+    None if the connection ended before any byte of it."""
+    start = rd.consumed
+    head = rd.read_until(b"\r\n\r\n")
+    if head is None:
+        rest = bytes(rd.buf)
+        if not rest and rd.consumed == start:
+            return None
+        raise ConnectionError("connection closed inside a response head: %r" % rest[:500])
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    version, status = parts[0], int(parts[1])
+    reason = parts[2] if len(parts) > 2 else ""
+    fields = parse_fields(lines[1:])
+    te = field_values(fields, "transfer-encoding")
+    cl = field_lines(fields, "content-length")
+    if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
+        body, framing = b"", "none"
+    elif te:
+        body, _ = read_chunked(rd)
+        framing = "chunked"
+    elif cl:
+        n = int(cl[0])
+        body = rd.read_exact(n)
+        if body is None:
+            raise ConnectionError("connection closed inside a %d-byte body: %r" % (n, bytes(rd.buf)[:200]))
+        framing = "length"
+    else:
+        body, framing = rd.read_to_eof(), "close"
+    raw = bytes(rd.log[start:rd.consumed])
+    return Response(version, status, reason, fields, body, raw, framing)
+
+
+class HttpClient:
+    """A raw-socket client: send() any bytes, response() reads one."""
+
+    def __init__(self, addr, source_ip=None, timeout=IO_TIMEOUT, sock=None):
+        if sock is None:
+            host, port = split_addr(addr)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            if source_ip:
+                sock.bind((source_ip, 0))
+            sock.connect((host, port))
+        self.sock = sock
+        self.rd = SockReader(sock)
+
+    @property
+    def local_port(self):
+        return self.sock.getsockname()[1]
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def response(self, method="GET"):
+        r = read_response(self.rd, method)
+        if r is None:
+            raise ConnectionError("connection closed instead of a response")
+        return r
+
+    def final_response(self, method="GET"):
+        """Skips interim (1xx) responses; returns (interims, final)."""
+        interim = []
+        while True:
+            r = self.response(method)
+            if 100 <= r.status < 200 and r.status != 101:
+                interim.append(r)
+                continue
+            return interim, r
+
+    def request(self, method="GET", target="/", fields=(), body=None, host="strata-test",
+                version="HTTP/1.1"):
+        self.send(build_request(method, target, fields, body, host, version))
+        return self.response(method)
+
+    def closed(self):
+        """True when the server closes the connection with no further byte."""
+        return self.rd.at_eof()
+
+    def rest(self):
+        """Everything until EOF."""
+        return self.rd.read_to_eof()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def build_request(method="GET", target="/", fields=(), body=None, host="strata-test",
+                  version="HTTP/1.1"):
+    lines = ["%s %s %s" % (method, target, version)]
+    if host is not None:
+        lines.append("Host: %s" % host)
+    for k, v in fields:
+        lines.append("%s: %s" % (k, v))
+    if body is not None and not any(k.lower() in ("content-length", "transfer-encoding")
+                                    for k, _ in fields):
+        lines.append("Content-Length: %d" % len(body))
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return data + (body or b"")
+
+
+def exchange_raw(addr, data, timeout=5.0):
+    """Send `data` on a fresh connection, then read until the peer closes.
+    Returns (responses parsed, trailing bytes, closed): `closed` is False when
+    the lb kept the connection open past `timeout`."""
+    c = HttpClient(addr, timeout=timeout)
+    try:
+        c.send(data)
+        rs = []
+        try:
+            while True:
+                r = read_response(c.rd)
+                if r is None:
+                    return rs, b"", True
+                rs.append(r)
+        except socket.timeout:
+            return rs, bytes(c.rd.buf), False
+    finally:
+        c.close()
+
+
+def assert_error_response(r, code):
+    """strata's own error response, exactly as the spec words it."""
+    reasons = REASON_ALTERNATIVES.get(code, {REASONS[code]})
+    assert r.version == "HTTP/1.1", r
+    assert r.status == code, r
+    assert r.reason in reasons, r
+    assert r.get("Content-Type") == "text/plain", r
+    assert r.get("Connection") is not None and r.get("Connection").lower() == "close", r
+    assert r.body == ("%d %s\n" % (code, r.reason)).encode(), r
+    assert r.get("Content-Length") == str(len(r.body)), r
+
+
+class BackendRequest:
+    def __init__(self, conn_index, request_line, fields, body, raw, chunked, trailers):
+        self.conn = conn_index
+        self.request_line = request_line
+        parts = request_line.split(" ")
+        self.method, self.target, self.version = (parts + ["", "", ""])[:3]
+        self.fields, self.body, self.raw = fields, body, raw
+        self.chunked, self.trailers = chunked, trailers
+
+    def values(self, name):
+        return field_values(self.fields, name)
+
+    def lines(self, name):
+        return field_lines(self.fields, name)
+
+    def get(self, name):
+        ls = self.lines(name)
+        assert len(ls) <= 1, "%s appears %d times: %r" % (name, len(ls), ls)
+        return ls[0] if ls else None
+
+    def has(self, name):
+        return bool(self.lines(name))
+
+    def names(self):
+        return [k.lower() for k, _ in self.fields]
+
+    def __repr__(self):
+        return "<BackendRequest %r>" % (self.raw[:600],)
+
+
+def ok_response(body, extra=()):
+    head = ["HTTP/1.1 200 OK", "Content-Type: text/plain", "Content-Length: %d" % len(body)]
+    head += ["%s: %s" % kv for kv in extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HttpBackend:
+    """A recording HTTP/1.1 server (a PyServer). Every byte received is kept
+    per connection (`raw[i]`), every request parsed (`requests`).
+
+    respond(req, conn, backend) -> bytes to send, or None to close the
+    connection without answering; the default answers 200 with the body
+    "<name>\\n" and `X-Backend: <name>`. `continue_100`: answer 100 Continue
+    to `Expect: 100-continue` before reading the body."""
+
+    def __init__(self, make_server, name="py", respond=None, continue_100=True):
+        self.name = name
+        self.respond = respond
+        self.continue_100 = continue_100
+        self.requests = []
+        self.raw = []
+        self.lock = threading.Lock()
+        self.srv = make_server(self._handle)
+        self.addr = self.srv.addr
+
+    @property
+    def accepted(self):
+        return self.srv.accepted
+
+    def all_raw(self):
+        with self.lock:
+            return b"".join(bytes(r) for r in self.raw)
+
+    def default_response(self, req):
+        return ok_response((self.name + "\n").encode(), [("X-Backend", self.name)])
+
+    def _handle(self, conn):
+        rd = SockReader(conn)
+        with self.lock:
+            idx = len(self.raw)
+            self.raw.append(rd.log)  # shared: grows as bytes arrive
+        while True:
+            start = rd.consumed
+            head = rd.read_until(b"\r\n\r\n")
+            if head is None:
+                return
+            lines = head[:-4].decode("latin-1").split("\r\n")
+            fields = parse_fields(lines[1:])
+            if self.continue_100 and "100-continue" in [v.lower() for v in
+                                                        field_values(fields, "expect")]:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            chunked, trailers = False, []
+            if field_values(fields, "transfer-encoding"):
+                body, trailers = read_chunked(rd)
+                chunked = True
+            elif field_lines(fields, "content-length"):
+                body = rd.read_exact(int(field_lines(fields, "content-length")[0]))
+                if body is None:
+                    return
+            else:
+                body = b""
+            req = BackendRequest(idx, lines[0], fields, body, bytes(rd.log[start:rd.consumed]),
+                                 chunked, trailers)
+            with self.lock:
+                self.requests.append(req)
+            out = (self.respond or (lambda r, c, b: self.default_response(r)))(req, conn, self)
+            if out is None:
+                return
+            conn.sendall(out)
+            conn_tokens = [v.lower() for v in req.values("connection")]
+            if "close" in conn_tokens or (req.version == "HTTP/1.0" and
+                                          "keep-alive" not in conn_tokens):
+                return
+
+
+class DeadServer:
+    """An address nobody listens on."""
+
+    def __init__(self, name="dead"):
+        self.name, self.addr = name, free_addr()
+
+
+@pytest.fixture
+def http_backend(py_server):
+    """http_backend(name="py", respond=None, continue_100=True) -> HttpBackend."""
+    def make(name="py", respond=None, continue_100=True):
+        return HttpBackend(py_server, name, respond, continue_100)
+    return make
+
+
+@pytest.fixture
+def http_lb(start_lb):
+    """http_lb(backends, ...) -> Lb in http mode with an admin address. Health
+    checks default to none, so a recording backend only sees test traffic."""
+
+    def start(backends, balance="roundrobin", threads=1, check="none", interval="100ms",
+              rise=1, fall=1, extra=(), weights=None):
+        listen, admin = free_addr(), free_addr()
+        args = ["--mode", "http", "--listen", listen, "--admin", admin,
+                "--balance", balance, "--threads", threads,
+                "--health-check", check, "--health-interval", interval,
+                "--rise", rise, "--fall", fall]
+        for i, b in enumerate(backends):
+            spec = "%s,name=%s" % (b.addr, b.name)
+            if weights:
+                spec += ",weight=%d" % weights[i]
+            args += ["--server", spec]
+        args += list(extra)
+        return start_lb(args, listen=listen, admin=admin)
+
+    return start
+
+
+def proc_status_kb(pid, key):
+    """A field of /proc/PID/status in kB (VmRSS, VmHWM...)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def access_lines(proc):
+    """The lb's access log lines (stdout), without blank lines."""
+    return [l for l in proc.stdout().splitlines() if l.strip()]

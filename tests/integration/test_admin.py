@@ -38,8 +38,8 @@ def two_pools(start_echo, start_lb, tmp_conf):
         "[pool web]\nbalance = roundrobin\nserver = %s,name=a\nserver = %s,name=b,weight=2\n"
         "health-check = http:/healthz\nhealth-interval = 100ms\n"
         "[pool api]\nbalance = leastconn\nserver = %s,name=c\nhealth-check = none\n"
-        "[listen front]\nbind = %s\npool = web\n"
-        "[listen back]\nbind = %s\npool = api\nmax-conns = 50\n"
+        "[listen front]\nmode = tcp\nbind = %s\npool = web\n"
+        "[listen back]\nmode = tcp\nbind = %s\npool = api\nmax-conns = 50\n"
         % (admin, a.addr, b.addr, c.addr, l1, l2))
     lb = start_lb(["-c", path], admin=admin)
     lb.front, lb.back = l1, l2
@@ -254,7 +254,7 @@ def test_json_log_escapes_a_strange_config_path(start_echo, start_lb, tmp_path):
     admin, listen = free_addr(), free_addr()
     path = tmp_path / 'we"ird\\name.ini'
     good = ("[global]\nthreads = 1\nadmin = %s\nlog-format = json\n[pool web]\nserver = %s\n"
-            "[listen front]\nbind = %s\npool = web\n" % (admin, a.addr, listen))
+            "[listen front]\nmode = tcp\nbind = %s\npool = web\n" % (admin, a.addr, listen))
     path.write_text(good)
     lb = start_lb(["-c", path], admin=admin)
     path.write_text(good + "colour = red\n")

@@ -123,7 +123,10 @@ BAD_FLAGS = [
     (["--retries", "11"], ["--retries", "'11'"]),
     (["--retries", "-1"], ["--retries", "'-1'"]),
     (["--max-conns", "0"], ["--max-conns", "'0'"]),
-    (["--mode", "http"], ["--mode", "http"]),
+    (["--cookie", "a b"], ["--cookie", "'a b'"]),
+    (["--hash-key", "body"], ["--hash-key", "'body'"]),
+    (["--max-body-size", "lots"], ["--max-body-size", "'lots'"]),
+    (["--tls", "{L}"], ["tls"]),
     (["--mode", "udp"], ["--mode", "'udp'"]),
     (["--log-level", "verbose"], ["--log-level", "'verbose'"]),
     (["--log-format", "xml"], ["--log-format", "'xml'"]),
@@ -156,7 +159,6 @@ def test_bad_flag_one_line_exit_2_nothing_started(extra, needles):
 @pytest.mark.parametrize("args,needles", [
     ([], ["--listen"]),
     (["--mode", "tcp", "--server", "{S}"], ["--listen"]),
-    (["--listen", "{L}", "--server", "{S}"], ["--mode"]),
     (["--mode", "tcp", "--listen", "{L}"], ["--server"]),
 ])
 def test_missing_required_flags(args, needles):
@@ -169,7 +171,7 @@ def test_missing_required_flags(args, needles):
 
 def test_config_cannot_be_combined_with_server(tmp_conf):
     listen, server = free_addr(), free_addr()
-    path = tmp_conf("[pool p]\nserver = %s\n[listen l]\nbind = %s\npool = p\n" % (server, listen))
+    path = tmp_conf("[pool p]\nserver = %s\n[listen l]\nmode = tcp\nbind = %s\npool = p\n" % (server, listen))
     r = run_strata(["lb", "-c", path, "--server", free_addr()])
     _assert_usage_error(r, "-c", "--server")
     assert port_is_free(listen)
@@ -180,7 +182,7 @@ def test_config_cannot_be_combined_with_server(tmp_conf):
 
 def test_config_with_bad_global_flag(tmp_conf):
     listen, server = free_addr(), free_addr()
-    path = tmp_conf("[pool p]\nserver = %s\n[listen l]\nbind = %s\npool = p\n" % (server, listen))
+    path = tmp_conf("[pool p]\nserver = %s\n[listen l]\nmode = tcp\nbind = %s\npool = p\n" % (server, listen))
     r = run_strata(["lb", "-c", path, "--threads", "0"])
     _assert_usage_error(r, "--threads", "'0'")
     assert port_is_free(listen)
@@ -227,7 +229,7 @@ def test_echo_bad_flags(args, needle):
 def _conf(listen, server, body_pool="", body_listen="", extra=""):
     return ("[global]\nthreads = 1\n"
             "[pool web]\nserver = %s\n%s"
-            "[listen front]\nbind = %s\npool = web\n%s%s") % (server, body_pool, listen,
+            "[listen front]\nmode = tcp\nbind = %s\npool = web\n%s%s") % (server, body_pool, listen,
                                                             body_listen, extra)
 
 
@@ -246,7 +248,7 @@ BAD_FILES = {
         "[global]\nthreads = 1\nworkers = 4\n" + _conf(L, S)[len("[global]\nthreads = 1\n"):],
         3, ["workers", "[global]"]),
     "unknown key in listen": lambda L, S: (
-        _conf(L, S, body_listen="backlog = 5\n"), 8, ["backlog", "[listen front]"]),
+        _conf(L, S, body_listen="backlog = 5\n"), 9, ["backlog", "[listen front]"]),
     "key outside section": lambda L, S: (
         "threads = 2\n" + _conf(L, S), 1, ["threads", "outside"]),
     "line without equals": lambda L, S: (
@@ -270,15 +272,18 @@ BAD_FILES = {
     "bad retries": lambda L, S: (
         _conf(L, S, body_pool="retries = 11\n"), 5, ["retries", "'11'"]),
     "bad bind": lambda L, S: (
-        _conf("127.0.0.1:0", S), 6, ["bind", "127.0.0.1:0"]),
+        _conf("127.0.0.1:0", S), 7, ["bind", "127.0.0.1:0"]),
     "bad max-conns": lambda L, S: (
-        _conf(L, S, body_listen="max-conns = 0\n"), 8, ["max-conns", "'0'"]),
+        _conf(L, S, body_listen="max-conns = 0\n"), 9, ["max-conns", "'0'"]),
     "bad idle-timeout": lambda L, S: (
-        _conf(L, S, body_listen="idle-timeout = soon\n"), 8, ["idle-timeout", "'soon'"]),
-    "mode http": lambda L, S: (
-        _conf(L, S, body_listen="mode = http\n"), 8, ["mode", "http"]),
+        _conf(L, S, body_listen="idle-timeout = soon\n"), 9, ["idle-timeout", "'soon'"]),
+    "route in tcp mode": lambda L, S: (
+        _conf(L, S, body_listen="route = prefix /api/ -> web\n"), None,
+        ["front", "routes need mode http"]),
+    "bad route": lambda L, S: (
+        _conf(L, S, body_listen="route = prefix api -> web\n"), 9, ["route", "must start with /"]),
     "mode udp": lambda L, S: (
-        _conf(L, S, body_listen="mode = udp\n"), 8, ["mode", "'udp'"]),
+        _conf(L, S, body_listen="mode = udp\n"), 9, ["mode", "'udp'"]),
     "bad threads": lambda L, S: (
         "[global]\nthreads = 0\n" + _conf(L, S)[len("[global]\nthreads = 1\n"):],
         2, ["threads", "'0'"]),
@@ -289,18 +294,18 @@ BAD_FILES = {
         "[global]\nadmin = 127.0.0.1\n" + _conf(L, S)[len("[global]\nthreads = 1\n"):],
         2, ["admin", "'127.0.0.1'"]),
     "duplicate pool": lambda L, S: (
-        _conf(L, S, extra="[pool web]\nserver = %s\n" % S), 8, ["web", "twice"]),
+        _conf(L, S, extra="[pool web]\nserver = %s\n" % S), 9, ["web", "twice"]),
     "duplicate listener": lambda L, S: (
-        _conf(L, S, extra="[listen front]\nbind = %s\npool = web\n" % free_addr()),
-        8, ["front", "twice"]),
+        _conf(L, S, extra="[listen front]\nmode = tcp\nbind = %s\npool = web\n" % free_addr()),
+        9, ["front", "twice"]),
     "listener with unknown pool": lambda L, S: (
-        "[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = api\n" % (S, L),
+        "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\npool = api\n" % (S, L),
         None, ["front", "unknown pool"]),
     "listener without pool": lambda L, S: (
-        "[pool web]\nserver = %s\n[listen front]\nbind = %s\n" % (S, L),
+        "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\n" % (S, L),
         None, ["front", "pool"]),
     "listener without bind": lambda L, S: (
-        "[pool web]\nserver = %s\n[listen front]\npool = web\n" % S,
+        "[pool web]\nserver = %s\n[listen front]\nmode = tcp\npool = web\n" % S,
         None, ["front", "bind"]),
     "pool without server": lambda L, S: (
         _conf(L, S, extra="[pool api]\nbalance = leastconn\n"), None, ["api", "no server"]),
@@ -309,7 +314,7 @@ BAD_FILES = {
     "same server name twice": lambda L, S: (
         _conf(L, S, body_pool="server = %s\n" % S), None, ["web", S, "twice"]),
     "two listeners on one address": lambda L, S: (
-        _conf(L, S, extra="[listen back]\nbind = %s\npool = web\n" % L),
+        _conf(L, S, extra="[listen back]\nmode = tcp\nbind = %s\npool = web\n" % L),
         None, ["front", "back", "same address"]),
 }
 
@@ -364,7 +369,7 @@ def test_config_file_error_does_not_bind_admin(tmp_conf):
 def test_long_comment_line_is_accepted(tmp_conf, start_lb):
     listen, server = free_addr(), free_addr()
     path = tmp_conf("[global]\nthreads = 1\n; " + "a long comment " * 20 + "\n" +
-                    "[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n"
+                    "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\npool = web\n"
                     % (server, listen))
     lb = start_lb(["-c", path])
     assert lb.proc.alive()
@@ -373,11 +378,11 @@ def test_long_comment_line_is_accepted(tmp_conf, start_lb):
 def test_error_line_number_after_a_long_line(tmp_conf):
     listen, server = free_addr(), free_addr()
     path = tmp_conf("[global]\nthreads = 1\n; " + "x" * 300 + "\n"      # line 3: 303 bytes
-                    "[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n"
-                    "colour = blue\n" % (server, listen))               # line 9
+                    "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\npool = web\n"
+                    "colour = blue\n" % (server, listen))               # line 10
     r = run_strata(["lb", "-c", path])
     msg = _assert_usage_error(r, "colour")
-    assert msg.startswith("strata lb: %s:9: " % path), msg
+    assert msg.startswith("strata lb: %s:10: " % path), msg
 
 
 def test_long_health_check_path_flag(start_lb, py_server):
@@ -402,7 +407,7 @@ def test_overlong_setting_line_is_refused_with_its_line(tmp_conf):
     listen, server = free_addr(), free_addr()
     path_ = "/" + "p" * 219 + "/end"
     conf = tmp_conf("[global]\nthreads = 1\n[pool web]\nserver = %s\nhealth-check = http:%s\n"
-                    "health-interval = 100ms\n[listen front]\nbind = %s\npool = web\n"
+                    "health-interval = 100ms\n[listen front]\nmode = tcp\nbind = %s\npool = web\n"
                     % (server, path_, listen))
     r = run_strata(["lb", "-c", conf])
     msg = _assert_usage_error(r, "line longer than 198 characters")

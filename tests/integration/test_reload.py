@@ -24,7 +24,7 @@ def conf_text(admin, pools, listeners, threads=1, extra_global=""):
             out.append("server = %s,name=%s,weight=%d" % (e.addr, e.name, w))
         out.append(extra)
     for name, (bind, pool, extra) in listeners.items():
-        out += ["[listen %s]" % name, "bind = %s" % bind, "pool = %s" % pool, extra]
+        out += ["[listen %s]" % name, "mode = tcp", "bind = %s" % bind, "pool = %s" % pool, extra]
     return "\n".join(out) + "\n"
 
 

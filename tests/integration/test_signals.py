@@ -95,7 +95,7 @@ def test_drain_with_config_file(start_echo, start_lb, tmp_conf):
     a = start_echo("a")
     admin, listen = free_addr(), free_addr()
     path = tmp_conf("[global]\nthreads = 2\nadmin = %s\ngrace = 20s\n"
-                    "[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n"
+                    "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\npool = web\n"
                     % (admin, a.addr, listen))
     lb = start_lb(["-c", path], admin=admin)
     conns = [HttpConn(listen) for _ in range(4)]
@@ -113,7 +113,7 @@ def test_sighup_during_drain_opens_no_listener(start_echo, start_lb, tmp_conf):
     a = start_echo("a")
     admin, l1, l2 = free_addr(), free_addr(), free_addr()
     base = ("[global]\nthreads = 1\nadmin = %s\ngrace = 30s\n"
-            "[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n"
+            "[pool web]\nserver = %s\n[listen front]\nmode = tcp\nbind = %s\npool = web\n"
             % (admin, a.addr, l1))
     path = tmp_conf(base)
     lb = start_lb(["-c", path], admin=admin)
@@ -122,7 +122,7 @@ def test_sighup_during_drain_opens_no_listener(start_echo, start_lb, tmp_conf):
     lb.proc.signal(signal.SIGTERM)
     lb.proc.wait_log("draining")
     wait_closed(l1, timeout=3)
-    tmp_conf(base + "[listen back]\nbind = %s\npool = web\n" % l2, path)
+    tmp_conf(base + "[listen back]\nmode = tcp\nbind = %s\npool = web\n" % l2, path)
     lb.proc.signal(signal.SIGHUP)
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:

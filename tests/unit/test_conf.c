@@ -111,7 +111,7 @@ static const struct bad_case bad[] = {
 	{ "[pool a]\nserver = 127.0.0.1:1\n[listen l]\npool = a\n", "listener 'l' has no bind address" },
 	{ "[pool a]\nrise = 2\n[listen l]\nbind = 127.0.0.1:2\npool = a\n", "pool 'a' has no server" },
 	{ "[pool a]\nserver = 127.0.0.1:1\n", "no listener" },
-	{ "[listen l]\nmode = udp\n", "config:2: mode: 'udp' is not tcp" },
+	{ "[listen l]\nmode = udp\n", "config:2: mode: 'udp' is not http or tcp" },
 	{ "[listen l]\nmax-conns = many\n", "max-conns: 'many'" },
 	{ "[pool a]\nthis line has no equals sign\n", "config:2: syntax error" },
 	{ "[pool a]\nserver =\n", "config:2: server: missing value" },

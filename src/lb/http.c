@@ -1,0 +1,1566 @@
+#include "lb/http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "lb/access.h"
+#include "lb/balance.h"
+#include "lb/gen.h"
+#include "lb/route.h"
+#include "lb/server.h"
+#include "net/tls.h"
+#include "proto/http1.h"
+
+#define IO_CHUNK      (16 * 1024)  /* bytes asked of one read */
+#define OUT_HIGH      (64 * 1024)  /* stop filling an output above this */
+#define REPLAY_MAX    (16 * 1024)  /* request body kept for a retry */
+#define WAKE_BUDGET   16           /* pump rounds before yielding */
+#define LINGER_MS     2000         /* reading a refused client's leftovers */
+#define BUF_CACHE     64
+#define METHOD_MAX    16
+#define TARGET_MAX    512
+#define RID_MAX       65
+
+/* A socket as the session sees it: edge-triggered readiness kept here. */
+struct http_end {
+	struct loop_io io;
+	bool readable, writable;
+	bool rdhup;           /* the peer's FIN has arrived: read to the end */
+};
+
+/* A connection to a server: used by one session, or idle in the worker's
+ * pool (then `session` is NULL and `expire` runs). */
+struct http_server_conn {
+	struct http_end end;
+	struct lb_server *srv;            /* a reference while pooled */
+	struct lb_worker *w;
+	struct http_session *session;
+	struct http_server_conn *next, *prev;  /* in w->idle[bucket] */
+	struct timer expire;
+	struct loop_deferred free_later;  /* events may still be queued for it */
+	bool connected, closed;
+	uint64_t exchanges;               /* completed on this connection */
+};
+
+enum frame { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+
+/* Where one body stands: how it is framed and how much is left. */
+struct http_body {
+	enum frame frame;
+	uint64_t remaining;               /* FRAME_LENGTH */
+	struct http1_chunked chunked;
+	uint64_t data;                    /* body data bytes so far */
+	bool done;
+};
+
+enum state {
+	ST_HANDSHAKE,    /* TLS handshake */
+	ST_HEAD,         /* waiting for (the rest of) a request head */
+	ST_EXCHANGE,     /* a request and its response in flight */
+	ST_TUNNEL,       /* after a 101: bytes both ways */
+	ST_CLOSING,      /* sending strata's own response, then close */
+	ST_LINGER,       /* response sent: draining the client before close */
+};
+
+struct http_session {
+	struct lb_worker *w;
+	struct http_session *prev, *next; /* w->http_list */
+	struct lb_gen *gen;
+	struct lb_listener *lst;          /* these belong to gen */
+	const struct conf_listener *lconf;
+	int listener;
+	tls_conn *tls;
+	struct http_end client;
+	struct sock_addr peer;
+	char peer_ip[SOCK_ADDR_STRLEN];
+	enum state state;
+	bool closed;
+
+	struct buf cin, cout;             /* from and to the client */
+	struct buf sin, sout;             /* from and to the server */
+
+	/* the current request */
+	uint64_t requests;                /* started on this connection */
+	uint64_t start_ns;
+	uint64_t head_deadline_ms;        /* ST_HEAD: 408 after this */
+	bool idle_wait;                   /* ST_HEAD with no byte of a next request */
+	char method[METHOD_MAX];
+	char target[TARGET_MAX];
+	char request_id[RID_MAX];
+	int minor;
+	bool keep_alive;                  /* the client wants another request */
+	bool idempotent, head_request, upgrade, replayable;
+	struct http_body req_body;
+	struct lb_pool *pool;
+	bool has_key;                     /* hash balancing key */
+	uint64_t key;
+	struct lb_server *sticky;         /* the server the cookie names */
+	bool set_cookie;
+
+	/* the server side */
+	struct http_server_conn *sc;
+	struct lb_server *srv;            /* counted in its active */
+	struct lb_server *tried[CONF_MAX_RETRIES + 2];
+	int ntried;
+	uint64_t connect_start_ns;
+	bool response_started;            /* a byte of the final response head came */
+	bool res_head;                    /* the final response head is parsed */
+	bool server_reusable;
+	bool client_sent;                 /* bytes of the response reached cout */
+	int status;
+	struct http_body res_body;
+	uint64_t bytes_out;
+	bool up_eof, down_eof;            /* tunnel: FINs seen */
+	bool logged;                      /* the access log has the request */
+
+	uint64_t last_active_ms;
+	struct timer timeout;
+	struct timer resume;
+	struct loop_deferred free_later;
+};
+
+static void pump(struct http_session *s);
+static void session_close(struct http_session *s, bool abort);
+static void attach_server(struct http_session *s);
+
+static _Thread_local struct http1_request parsed_req;
+static _Thread_local struct http1_response parsed_res;
+
+int http_error_status(enum http_error_slot slot)
+{
+	static const int codes[] = { 400, 408, 413, 431, 502, 503, 504, 0 };
+	return codes[slot];
+}
+
+static enum http_error_slot error_slot(int status)
+{
+	for (int i = 0; i < HTTP_ERR_OTHER; i++)
+		if (http_error_status((enum http_error_slot)i) == status)
+			return (enum http_error_slot)i;
+	return HTTP_ERR_OTHER;
+}
+
+/* ---- buffers: 16 KiB blocks cached per worker ---- */
+
+static void buf_take(struct lb_worker *w, struct buf *b)
+{
+	if (b->data)
+		return;
+	if (w->nbufs > 0) {
+		b->data = w->bufs[--w->nbufs];
+		b->cap = IO_CHUNK;
+	}
+}
+
+static void buf_give(struct lb_worker *w, struct buf *b)
+{
+	if (!b->data)
+		return;
+	if (b->cap == IO_CHUNK && w->nbufs < BUF_CACHE)
+		w->bufs[w->nbufs++] = b->data;
+	else
+		free(b->data);
+	*b = (struct buf)BUF_INIT;
+}
+
+/* Return an empty buffer's storage to the cache. */
+static void buf_settle(struct lb_worker *w, struct buf *b)
+{
+	if (buf_pending(b) == 0)
+		buf_give(w, b);
+}
+
+/* ---- socket I/O ---- */
+
+/* Read what the socket has (up to IO_CHUNK) after b's data. Returns bytes
+ * read, 0 at EOF, ERR_AGAIN, or a negative error. */
+static ssize_t end_read(struct lb_worker *w, struct http_end *e, tls_conn *tls, struct buf *b)
+{
+	buf_take(w, b);
+	if (buf_reserve(b, IO_CHUNK / 2) < 0)
+		return -ENOMEM;
+	size_t room = b->cap - b->len;
+	if (room > IO_CHUNK)
+		room = IO_CHUNK;
+	ssize_t n;
+	if (tls) {
+		n = tls_read(tls, b->data + b->len, room);
+		if (n == ERR_AGAIN)
+			e->readable = false;
+	} else {
+		n = recv(e->io.fd, b->data + b->len, room, 0);
+		if (n < 0) {
+			n = -errno;
+			if (n == -EAGAIN)
+				e->readable = false;
+			else if (n == -EINTR)
+				n = ERR_AGAIN;
+		} else if (n > 0 && (size_t)n < room && !e->rdhup) {
+			e->readable = false;  /* drained; edge-triggered epoll reports more */
+		}
+	}
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
+}
+
+/* Write b's pending bytes. Returns bytes written, ERR_AGAIN or an error. */
+static ssize_t end_write(struct http_end *e, tls_conn *tls, struct buf *b)
+{
+	size_t len = buf_pending(b);
+	ssize_t n;
+	if (tls) {
+		n = tls_write(tls, b->data + b->off, len);
+		if (n == ERR_AGAIN)
+			e->writable = false;
+	} else {
+		n = send(e->io.fd, b->data + b->off, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			n = -errno;
+			if (n == -EAGAIN)
+				e->writable = false;
+			else if (n == -EINTR)
+				n = ERR_AGAIN;
+		} else if ((size_t)n < len) {
+			e->writable = false;
+		}
+	}
+	if (n > 0)
+		b->off += (size_t)n;
+	return n;
+}
+
+static void mark_ready(struct http_end *e, uint32_t events)
+{
+	if (events & (LOOP_READ | LOOP_RDHUP | LOOP_HUP | LOOP_ERR))
+		e->readable = true;
+	if (events & (LOOP_RDHUP | LOOP_HUP | LOOP_ERR))
+		e->rdhup = true;
+	if (events & (LOOP_WRITE | LOOP_HUP | LOOP_ERR))
+		e->writable = true;
+}
+
+/* ---- bodies ---- */
+
+static void body_init(struct http_body *b, enum frame f, uint64_t length)
+{
+	memset(b, 0, sizeof(*b));
+	b->frame = f;
+	b->remaining = length;
+	http1_chunked_init(&b->chunked);
+	b->done = f == FRAME_NONE || (f == FRAME_LENGTH && length == 0);
+}
+
+/*
+ * Move the body bytes waiting in `in` to `out`, as far as the framing
+ * says they belong to the body. Returns 0 (b->done tells whether the body
+ * is complete) or ERR_PARSE for malformed chunked coding.
+ */
+static int body_move(struct http_body *b, struct buf *in, struct buf *out)
+{
+	size_t avail = buf_pending(in), take = avail;
+	if (b->done || avail == 0)
+		return 0;
+	if (b->frame == FRAME_LENGTH) {
+		if (take > b->remaining)
+			take = (size_t)b->remaining;
+		b->remaining -= take;
+		b->data += take;
+		b->done = b->remaining == 0;
+	} else if (b->frame == FRAME_CHUNKED) {
+		size_t used = 0, data = 0;
+		int rc = http1_chunked_feed(&b->chunked, in->data + in->off, avail, &used, &data);
+		if (rc == ERR_PARSE)
+			return ERR_PARSE;
+		take = used;
+		b->data += data;
+		b->done = rc == 0;
+	} else {
+		b->data += take;
+	}
+	buf_append(out, in->data + in->off, take);
+	if (out->oom)
+		return -ENOMEM;
+	buf_consume(in, take);
+	return 0;
+}
+
+/* ---- server connections and the worker's pool of idle ones ---- */
+
+static unsigned bucket_of(const struct lb_server *srv)
+{
+	uintptr_t p = (uintptr_t)srv;
+	return (unsigned)((p >> 6) ^ (p >> 12)) % LB_IDLE_BUCKETS;
+}
+
+static void idle_unlink(struct http_server_conn *sc)
+{
+	struct lb_worker *w = sc->w;
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else
+		w->idle[bucket_of(sc->srv)] = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	sc->next = sc->prev = NULL;
+}
+
+static void server_conn_free(struct loop_deferred *d)
+{
+	free(container_of(d, struct http_server_conn, free_later));
+}
+
+static void server_conn_close(struct http_server_conn *sc, bool pooled)
+{
+	if (pooled) {
+		idle_unlink(sc);
+		loop_timer_cancel(sc->w->loop, &sc->expire);
+		server_unref(sc->srv);
+	}
+	close(sc->end.io.fd);
+	sc->closed = true;
+	sc->free_later.fn = server_conn_free;
+	loop_defer(sc->w->loop, &sc->free_later);
+}
+
+static void on_idle_event(struct loop_io *io, uint32_t events)
+{
+	(void)events;
+	struct http_server_conn *sc = container_of(io, struct http_server_conn, end.io);
+	/* An idle connection has nothing to say: data, FIN or an error all
+	 * mean the server is done with it. */
+	if (!sc->closed)
+		server_conn_close(sc, true);
+}
+
+static void on_idle_expire(struct timer *t)
+{
+	server_conn_close(container_of(t, struct http_server_conn, expire), true);
+}
+
+/* Keep `sc` for the next request to its server, or close it. */
+static void idle_put(struct http_server_conn *sc, const struct conf_pool *pc)
+{
+	struct lb_worker *w = sc->w;
+	unsigned b = bucket_of(sc->srv);
+	int same = 0;
+	for (struct http_server_conn *o = w->idle[b]; o; o = o->next)
+		same += o->srv == sc->srv;
+	if (same >= pc->server_keepalive || !server_is_up(sc->srv) || w->lb->draining) {
+		server_conn_close(sc, false);
+		return;
+	}
+	sc->session = NULL;
+	server_ref(sc->srv);
+	sc->end.io.fn = on_idle_event;
+	sc->prev = NULL;
+	sc->next = w->idle[b];
+	if (sc->next)
+		sc->next->prev = sc;
+	w->idle[b] = sc;
+	timer_init(&sc->expire, on_idle_expire);
+	loop_timer_arm(w->loop, &sc->expire, pc->server_keepalive_timeout_ms);
+}
+
+static void on_server(struct loop_io *io, uint32_t events);
+
+/* An idle connection to `srv`, now the caller's, or NULL. */
+static struct http_server_conn *idle_take(struct lb_worker *w, struct lb_server *srv)
+{
+	for (struct http_server_conn *sc = w->idle[bucket_of(srv)]; sc; sc = sc->next) {
+		if (sc->srv != srv)
+			continue;
+		idle_unlink(sc);
+		loop_timer_cancel(w->loop, &sc->expire);
+		server_unref(sc->srv);
+		sc->end.io.fn = on_server;
+		sc->end.readable = false;
+		sc->end.writable = true;
+		sc->end.rdhup = false;
+		return sc;
+	}
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void session_free(struct loop_deferred *d)
+{
+	struct http_session *s = container_of(d, struct http_session, free_later);
+	gen_unref(s->gen);
+	free(s);
+}
+
+/* Let the current server go: its connection to the pool when `reusable`,
+ * else closed. */
+static void release_server(struct http_session *s, bool reusable)
+{
+	if (s->srv) {
+		atomic_fetch_sub_explicit(&s->srv->active, 1, memory_order_relaxed);
+		s->srv = NULL;
+	}
+	struct http_server_conn *sc = s->sc;
+	if (!sc)
+		return;
+	s->sc = NULL;
+	if (reusable && sc->connected && s->pool->conf.server_keepalive > 0)
+		idle_put(sc, &s->pool->conf);
+	else
+		server_conn_close(sc, false);
+}
+
+static void session_close(struct http_session *s, bool abort)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	struct lb_worker *w = s->w;
+	loop_timer_cancel(w->loop, &s->timeout);
+	loop_timer_cancel(w->loop, &s->resume);
+	release_server(s, false);
+	if (s->tls) {
+		if (!abort)
+			tls_shutdown(s->tls);
+		tls_free(s->tls);
+	}
+	if (abort) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(s->client.io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(s->client.io.fd);
+	buf_give(w, &s->cin);
+	buf_give(w, &s->cout);
+	buf_give(w, &s->sin);
+	buf_give(w, &s->sout);
+	atomic_fetch_sub_explicit(&s->lst->active, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&w->sessions, 1, memory_order_relaxed);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->http_list = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	loop_defer(w->loop, &s->free_later);
+}
+
+static void arm(struct http_session *s, uint64_t ms)
+{
+	loop_timer_arm(s->w->loop, &s->timeout, ms);
+}
+
+static void log_request(struct http_session *s)
+{
+	if (s->logged)
+		return;
+	s->logged = true;
+	struct access_entry e = {
+		.client = &s->peer,
+		.method = s->method,
+		.target = s->target,
+		.minor = s->minor,
+		.status = s->status,
+		.bytes = s->bytes_out,
+		.pool = s->pool ? s->pool->conf.name : NULL,
+		.server = NULL,
+		.duration_us = (loop_clock_ns() - s->start_ns) / 1000,
+		.request_id = s->request_id,
+	};
+	if (s->ntried && s->pool)
+		e.server = s->tried[s->ntried - 1]->conf.name;
+	else
+		e.pool = NULL;
+	access_log_write(s->w, &e);
+}
+
+/*
+ * Answer the current request with strata's own error and close the
+ * connection once it is sent. When part of a response already reached the
+ * client, the connection is cut instead.
+ */
+static void fail_request(struct http_session *s, int status)
+{
+	atomic_fetch_add_explicit(&s->lst->errors[error_slot(status)], 1, memory_order_relaxed);
+	release_server(s, false);
+	if (s->client_sent) {
+		log_request(s);
+		session_close(s, true);
+		return;
+	}
+	const char *reason = http1_reason(status);
+	char body[64];
+	int blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+	buf_take(s->w, &s->cout);
+	buf_reset(&s->cout);
+	buf_printf(&s->cout,
+		   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+		   "Connection: close\r\n\r\n%s",
+		   status, reason, blen, body);
+	s->status = status;
+	s->bytes_out = buf_pending(&s->cout);
+	if (s->method[0] || status != 408)
+		log_request(s);
+	s->state = ST_CLOSING;
+	arm(s, s->lconf->idle_timeout_ms < 10000 ? s->lconf->idle_timeout_ms : 10000);
+}
+
+/* ---- the request ---- */
+
+static bool is_idempotent(const char *m)
+{
+	static const char *const safe[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (strcmp(m, safe[i]) == 0)
+			return true;
+	return false;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static void new_request_id(struct http_session *s)
+{
+	uint64_t a = balance_random(s->w), b = balance_random(s->w);
+	snprintf(s->request_id, sizeof(s->request_id), "%016llx%016llx",
+		 (unsigned long long)a, (unsigned long long)b);
+}
+
+/* Is field `name` one of the hop-by-hop fields of this message? `conn` is
+ * the Connection value (may be NULL), whose tokens name more of them. */
+static bool hop_by_hop(const struct http1_header *h, const char *conn, size_t conn_len)
+{
+	static const char *const fixed[] = {
+		"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (http1_name_is(h->name, h->name_len, fixed[i]))
+			return true;
+	if (!conn)
+		return false;
+	char name[CONF_NAME_MAX];
+	if (h->name_len >= sizeof(name))
+		return false;
+	copy_text(name, sizeof(name), h->name, h->name_len);
+	for (char *p = name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	/* Framing fields stay: they are not the sender's to drop. */
+	if (strcmp(name, "content-length") == 0 || strcmp(name, "transfer-encoding") == 0 ||
+	    strcmp(name, "host") == 0)
+		return false;
+	return http1_list_has(conn, conn_len, name);
+}
+
+static const char *field(const struct http1_header *hs, size_t n, const char *name, size_t *len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (http1_name_is(hs[i].name, hs[i].name_len, name)) {
+			*len = hs[i].value_len;
+			return hs[i].value;
+		}
+	return NULL;
+}
+
+/* Append the values of every field `name` to out as one list. */
+static void join_fields(struct buf *out, const struct http1_request *req, const char *name)
+{
+	bool first = true;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+		if (!http1_name_is(h->name, h->name_len, name) || h->value_len == 0)
+			continue;
+		if (!first)
+			buf_puts(out, ", ");
+		buf_append(out, h->value, h->value_len);
+		first = false;
+	}
+	if (!first)
+		buf_puts(out, ", ");
+}
+
+/* The request head as the server gets it, into s->sout. */
+static void write_request_head(struct http_session *s, const struct http1_request *req,
+			       const char *target, size_t target_len)
+{
+	struct buf *o = &s->sout;
+	size_t conn_len = 0, upg_len = 0;
+	const char *conn = field(req->headers, req->nheaders, "connection", &conn_len);
+	const char *upg = field(req->headers, req->nheaders, "upgrade", &upg_len);
+	buf_append(o, req->method, req->method_len);
+	buf_puts(o, " ");
+	buf_append(o, target, target_len);
+	buf_printf(o, " HTTP/1.%d\r\n", req->minor);
+	bool has_rid = false;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+		if (hop_by_hop(h, conn, conn_len) ||
+		    http1_name_is(h->name, h->name_len, "x-forwarded-for") ||
+		    http1_name_is(h->name, h->name_len, "x-forwarded-proto") ||
+		    http1_name_is(h->name, h->name_len, "via"))
+			continue;
+		if (http1_name_is(h->name, h->name_len, "expect") && req->minor == 0)
+			continue;
+		has_rid |= http1_name_is(h->name, h->name_len, "x-request-id");
+		buf_append(o, h->name, h->name_len);
+		buf_puts(o, ": ");
+		buf_append(o, h->value, h->value_len);
+		buf_puts(o, "\r\n");
+	}
+	buf_puts(o, "X-Forwarded-For: ");
+	join_fields(o, req, "x-forwarded-for");
+	buf_printf(o, "%s\r\nX-Forwarded-Proto: %s\r\nVia: ", s->peer_ip, s->tls ? "https" : "http");
+	join_fields(o, req, "via");
+	buf_puts(o, "1.1 strata\r\n");
+	if (!has_rid)
+		buf_printf(o, "X-Request-Id: %s\r\n", s->request_id);
+	if (s->upgrade) {
+		buf_puts(o, "Connection: Upgrade\r\nUpgrade: ");
+		buf_append(o, upg, upg_len);
+		buf_puts(o, "\r\n");
+	}
+	buf_puts(o, "\r\n");
+}
+
+/* The hash-balancing key of the request, if the pool hashes and it has one. */
+static void request_key(struct http_session *s, const struct http1_request *req,
+			const char *path, size_t path_len, const char *target, size_t target_len)
+{
+	const struct conf_pool *pc = &s->pool->conf;
+	s->has_key = false;
+	if (pc->balance == BALANCE_SOURCE) {
+		s->key = balance_addr_hash(&s->peer);
+		s->has_key = true;
+		return;
+	}
+	if (pc->balance != BALANCE_HASH)
+		return;
+	const char *k = NULL;
+	size_t klen = 0;
+	switch (pc->hash_key) {
+	case HASH_URI:
+		k = target;
+		klen = target_len;
+		break;
+	case HASH_PATH:
+		k = path;
+		klen = path_len;
+		break;
+	case HASH_HEADER:
+		k = field(req->headers, req->nheaders, pc->hash_name, &klen);
+		break;
+	case HASH_COOKIE:
+		for (size_t i = 0; i < req->nheaders && !k; i++) {
+			const struct http1_header *h = &req->headers[i];
+			if (http1_name_is(h->name, h->name_len, "cookie"))
+				k = http1_cookie_get(h->value, h->value_len, pc->hash_name, &klen);
+		}
+		break;
+	}
+	if (k) {
+		s->key = ring_hash(k, klen);
+		s->has_key = true;
+	}
+}
+
+/* The up server of the pool that the sticky cookie names, or NULL. */
+static struct lb_server *sticky_server(struct http_session *s, const struct http1_request *req)
+{
+	const char *cookie = s->pool->conf.cookie;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+		size_t vlen;
+		const char *v;
+		if (!http1_name_is(h->name, h->name_len, "cookie") ||
+		    !(v = http1_cookie_get(h->value, h->value_len, cookie, &vlen)))
+			continue;
+		for (int k = 0; k < s->pool->nservers; k++) {
+			struct lb_server *srv = s->pool->servers[k];
+			if (strlen(srv->conf.name) == vlen && memcmp(srv->conf.name, v, vlen) == 0)
+				return server_is_up(srv) ? srv : NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Check the request target's form (RFC 9112 section 3.2). Origin-form
+ * passes as is; absolute-form becomes origin-form, and its authority must
+ * be the Host field's; `*` only with OPTIONS. Sets the target to forward
+ * and the path (without query). Returns the status to refuse with, or 0.
+ */
+static int check_target(const struct http1_request *req, const char *host, size_t host_len,
+			const char **target, size_t *target_len)
+{
+	const char *t = req->target;
+	size_t n = req->target_len;
+	*target = t;
+	*target_len = n;
+	if (n == 1 && t[0] == '*')
+		return req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0 ? 0 : 400;
+	if (t[0] != '/') {
+		size_t scheme = n > 7 && strncasecmp(t, "http://", 7) == 0 ? 7
+			      : n > 8 && strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+		if (!scheme)
+			return 400;
+		const char *auth = t + scheme;
+		const char *slash = memchr(auth, '/', n - scheme);
+		size_t alen = slash ? (size_t)(slash - auth) : n - scheme;
+		if (!host || alen != host_len || strncasecmp(auth, host, alen) != 0)
+			return 400;
+		t = slash ? slash : "/";
+		n = slash ? n - scheme - alen : 1;
+	}
+	*target = t;
+	*target_len = n;
+	return 0;
+}
+
+/* A complete request head is at the start of cin: route it and send it. */
+static void start_request(struct http_session *s, const struct http1_request *req)
+{
+	const struct lb_conf *conf = s->gen->conf;
+	s->start_ns = loop_clock_ns();
+	s->logged = false;
+	s->requests++;
+	atomic_fetch_add_explicit(&s->lst->requests, 1, memory_order_relaxed);
+	copy_text(s->method, sizeof(s->method), req->method, req->method_len);
+	copy_text(s->target, sizeof(s->target), req->target, req->target_len);
+	s->minor = req->minor;
+	s->keep_alive = req->keep_alive;
+	s->idempotent = is_idempotent(s->method);
+	s->head_request = strcmp(s->method, "HEAD") == 0;
+	size_t rid_len;
+	const char *rid = field(req->headers, req->nheaders, "x-request-id", &rid_len);
+	if (rid)
+		copy_text(s->request_id, sizeof(s->request_id), rid, rid_len);
+	else
+		new_request_id(s);
+
+	size_t host_len = 0, len;
+	const char *host = field(req->headers, req->nheaders, "host", &host_len);
+	const char *target, *v;
+	int refuse = check_target(req, host, host_len, &target, &len);
+	size_t target_len = len;
+	if (refuse) {
+		fail_request(s, refuse);
+		return;
+	}
+	if (strcmp(s->method, "CONNECT") == 0) {
+		fail_request(s, 405);
+		return;
+	}
+	if (req->minor == 1 && (v = field(req->headers, req->nheaders, "expect", &len)) &&
+	    !(len == 12 && strncasecmp(v, "100-continue", 12) == 0)) {
+		fail_request(s, 417);
+		return;
+	}
+	if (req->chunked)
+		body_init(&s->req_body, FRAME_CHUNKED, 0);
+	else
+		body_init(&s->req_body, req->content_length ? FRAME_LENGTH : FRAME_NONE,
+			  req->content_length);
+	if (s->lconf->max_body_size && req->content_length > s->lconf->max_body_size) {
+		fail_request(s, 413);
+		return;
+	}
+	size_t conn_len;
+	const char *conn = field(req->headers, req->nheaders, "connection", &conn_len);
+	s->upgrade = req->minor == 1 && conn && http1_list_has(conn, conn_len, "upgrade") &&
+		     field(req->headers, req->nheaders, "upgrade", &len);
+
+	/* Routing looks at the host without its port, the path without query. */
+	struct route_request rr = { .req = req, .path = target, .host = host ? host : "",
+				    .host_len = host ? host_len : 0 };
+	const char *q = memchr(target, '?', target_len);
+	rr.path_len = q ? (size_t)(q - target) : target_len;
+	const char *colon = host ? memchr(host, ':', host_len) : NULL;
+	if (colon && host[0] != '[')
+		rr.host_len = (size_t)(colon - host);
+	s->pool = &s->gen->pools[route_select(conf, s->listener, &rr)];
+	request_key(s, req, rr.path, rr.path_len, target, target_len);
+	s->sticky = s->pool->conf.cookie[0] ? sticky_server(s, req) : NULL;
+	s->set_cookie = s->pool->conf.cookie[0] && !s->sticky;
+
+	buf_take(s->w, &s->sout);
+	write_request_head(s, req, target, target_len);
+	buf_consume(&s->cin, req->head_len);
+	if (s->sout.oom) {
+		fail_request(s, 503);
+		return;
+	}
+	s->replayable = true;
+	s->state = ST_EXCHANGE;
+	s->last_active_ms = loop_now(s->w->loop);
+	attach_server(s);
+}
+
+/* ---- choosing and reaching a server ---- */
+
+static bool tried(const struct http_session *s, const struct lb_server *srv)
+{
+	for (int i = 0; i < s->ntried; i++)
+		if (s->tried[i] == srv)
+			return true;
+	return false;
+}
+
+static struct lb_server *choose(struct http_session *s)
+{
+	if (s->sticky && !tried(s, s->sticky) && server_is_up(s->sticky))
+		return s->sticky;
+	if (s->sticky)
+		s->set_cookie = true;  /* going elsewhere: the cookie must follow */
+	return balance_pick(s->pool, s->w, s->has_key ? &s->key : NULL, s->tried, s->ntried);
+}
+
+static void note_connect_failure(struct http_session *s, int rc)
+{
+	struct lb_server *srv = s->srv;
+	const struct conf_pool *pc = &s->pool->conf;
+	atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
+	if (pc->check != CHECK_NONE)
+		server_report(srv, false, pc->rise, pc->fall, "connect", err_str(rc));
+	log_debug("connect to %s/%s failed: %s", srv->pool_name, srv->conf.name, err_str(rc));
+	release_server(s, false);
+}
+
+static void on_connected(struct http_session *s)
+{
+	struct http_server_conn *sc = s->sc;
+	sc->connected = true;
+	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
+	metrics_hist_observe(&s->srv->connect_hist, us);
+	atomic_fetch_add_explicit(&s->srv->total, 1, memory_order_relaxed);
+	const struct conf_pool *pc = &s->pool->conf;
+	if (pc->check != CHECK_NONE)
+		server_report(s->srv, true, pc->rise, pc->fall, "connect", "ok");
+	s->last_active_ms = loop_now(s->w->loop);
+	arm(s, pc->response_timeout_ms);
+}
+
+static void on_server(struct loop_io *io, uint32_t events)
+{
+	struct http_server_conn *sc = container_of(io, struct http_server_conn, end.io);
+	struct http_session *s = sc->session;
+	if (sc->closed)
+		return;
+	mark_ready(&sc->end, events);
+	if (!sc->connected) {
+		if (events & (LOOP_ERR | LOOP_HUP)) {
+			int rc = sock_error(io->fd);
+			loop_timer_cancel(s->w->loop, &s->timeout);
+			note_connect_failure(s, rc ? rc : -ECONNRESET);
+			attach_server(s);
+			pump(s);
+			return;
+		}
+		if (!(events & LOOP_WRITE))
+			return;
+		on_connected(s);
+	}
+	pump(s);
+}
+
+/* Give the request to a server: a pooled connection or a new one, trying
+ * other servers while connects fail; 503 when none is left. */
+static void attach_server(struct http_session *s)
+{
+	struct lb_pool *pool = s->pool;
+	struct lb_worker *w = s->w;
+	struct loop *l = w->loop;
+	s->sout.off = 0;  /* (re)send the request from its start */
+	while (s->ntried <= pool->conf.retries && s->ntried < (int)(sizeof(s->tried) / sizeof(s->tried[0]))) {
+		struct lb_server *srv = choose(s);
+		if (!srv)
+			break;
+		s->tried[s->ntried++] = srv;
+		s->srv = srv;
+		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&srv->requests, 1, memory_order_relaxed);
+		s->connect_start_ns = loop_clock_ns();
+		struct http_server_conn *sc = idle_take(w, srv);
+		if (sc) {
+			sc->session = s;
+			s->sc = sc;
+			s->last_active_ms = loop_now(l);
+			arm(s, pool->conf.response_timeout_ms);
+			return;
+		}
+		int fd = sock_connect(&srv->conf.addr);
+		if (fd < 0) {
+			if (err_is_shortage(fd)) {
+				if (loop_now(l) >= w->next_fd_warning_ms) {
+					log_error("cannot connect to %s/%s: %s (logged every 10 s)",
+						  srv->pool_name, srv->conf.name, err_str(fd));
+					w->next_fd_warning_ms = loop_now(l) + 10000;
+				}
+				release_server(s, false);
+				break;
+			}
+			note_connect_failure(s, fd);
+			continue;
+		}
+		sc = calloc(1, sizeof(*sc));
+		if (!sc) {
+			close(fd);
+			release_server(s, false);
+			break;
+		}
+		sc->w = w;
+		sc->srv = srv;
+		sc->session = s;
+		sc->end.io.fd = fd;
+		sc->end.io.fn = on_server;
+		s->sc = sc;
+		if (loop_add(l, &sc->end.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
+			release_server(s, false);
+			continue;
+		}
+		arm(s, pool->conf.connect_timeout_ms);
+		return;
+	}
+	log_debug("no server could take a request for pool %s", pool->conf.name);
+	fail_request(s, 503);
+}
+
+/* The server closed or failed before a byte of the response: retry the
+ * request elsewhere when that cannot run it twice, else 502. */
+static void server_gave_up(struct http_session *s, int rc)
+{
+	log_debug("server %s/%s: %s before a response", s->srv ? s->srv->pool_name : "-",
+		  s->srv ? s->srv->conf.name : "-", err_str(rc));
+	if (s->idempotent && s->replayable && !s->response_started) {
+		release_server(s, false);
+		buf_reset(&s->sin);
+		attach_server(s);
+		return;
+	}
+	fail_request(s, 502);
+}
+
+/* ---- the response ---- */
+
+/* The response head as the client gets it, into s->cout. `raw` is the
+ * server's head (status line first). */
+static void write_response_head(struct http_session *s, const struct http1_response *res,
+				const char *raw, bool close_client)
+{
+	struct buf *o = &s->cout;
+	const char *eol = memchr(raw, '\r', res->head_len);
+	size_t conn_len = 0, upg_len = 0;
+	const char *conn = field(res->headers, res->nheaders, "connection", &conn_len);
+	const char *upg = field(res->headers, res->nheaders, "upgrade", &upg_len);
+	buf_append(o, raw, (size_t)(eol - raw));
+	buf_puts(o, "\r\n");
+	bool via = false;
+	for (size_t i = 0; i < res->nheaders; i++) {
+		const struct http1_header *h = &res->headers[i];
+		if (hop_by_hop(h, conn, conn_len))
+			continue;
+		buf_append(o, h->name, h->name_len);
+		buf_puts(o, ": ");
+		buf_append(o, h->value, h->value_len);
+		if (http1_name_is(h->name, h->name_len, "via")) {
+			buf_puts(o, ", 1.1 strata");
+			via = true;
+		}
+		buf_puts(o, "\r\n");
+	}
+	if (!via)
+		buf_puts(o, "Via: 1.1 strata\r\n");
+	if (s->set_cookie && s->srv && res->status >= 200)
+		buf_printf(o, "Set-Cookie: %s=%s; Path=/\r\n", s->pool->conf.cookie, s->srv->conf.name);
+	if (res->status == 101) {
+		buf_puts(o, "Connection: Upgrade\r\nUpgrade: ");
+		buf_append(o, upg, upg_len);
+		buf_puts(o, "\r\n");
+	} else if (close_client) {
+		buf_puts(o, "Connection: close\r\n");
+	} else if (s->minor == 0) {
+		buf_puts(o, "Connection: keep-alive\r\n");
+	}
+	buf_puts(o, "\r\n");
+}
+
+/* Parse what sin holds of a response head. Returns true on progress. */
+static bool read_response_head(struct http_session *s)
+{
+	struct http1_response *res = &parsed_res;
+	size_t max = s->lconf->max_header_size;
+	const char *raw = s->sin.data + s->sin.off;
+	int rc = http1_parse_response(raw, buf_pending(&s->sin), max, s->head_request, res);
+	if (rc == ERR_AGAIN)
+		return false;
+	if (rc < 0) {
+		log_debug("server %s/%s: malformed response (%s)", s->srv->pool_name,
+			  s->srv->conf.name, err_str(rc));
+		fail_request(s, 502);
+		return true;
+	}
+	if (res->status == 101 && s->upgrade) {
+		s->status = 101;
+		write_response_head(s, res, raw, false);
+		buf_consume(&s->sin, res->head_len);
+		s->client_sent = true;
+		s->res_head = true;
+		s->state = ST_TUNNEL;
+		s->up_eof = s->down_eof = false;
+		arm(s, s->lconf->idle_timeout_ms);
+		return true;
+	}
+	if (res->status < 200) {
+		if (res->status == 101) {
+			fail_request(s, 502);  /* a switch nobody asked for */
+			return true;
+		}
+		/* Interim responses (100 Continue, 103) go to HTTP/1.1 clients as is. */
+		if (s->minor == 1) {
+			buf_take(s->w, &s->cout);
+			buf_append(&s->cout, raw, res->head_len);
+		}
+		buf_consume(&s->sin, res->head_len);
+		return true;
+	}
+	s->status = res->status;
+	s->res_head = true;
+	if (res->body == HTTP1_BODY_CHUNKED)
+		body_init(&s->res_body, FRAME_CHUNKED, 0);
+	else if (res->body == HTTP1_BODY_LENGTH)
+		body_init(&s->res_body, FRAME_LENGTH, res->content_length);
+	else if (res->body == HTTP1_BODY_UNTIL_CLOSE)
+		body_init(&s->res_body, FRAME_CLOSE, 0);
+	else
+		body_init(&s->res_body, FRAME_NONE, 0);
+	s->server_reusable = res->keep_alive;
+	bool close_client = !s->keep_alive || res->body == HTTP1_BODY_UNTIL_CLOSE ||
+			    s->w->lb->draining;
+	s->keep_alive = !close_client;
+	unsigned cls = (unsigned)res->status / 100 - 1;
+	if (cls < 5)
+		atomic_fetch_add_explicit(&s->srv->responses[cls], 1, memory_order_relaxed);
+	buf_take(s->w, &s->cout);
+	write_response_head(s, res, raw, close_client);
+	buf_consume(&s->sin, res->head_len);
+	s->client_sent = true;
+	if (s->cout.oom)
+		session_close(s, true);
+	return true;
+}
+
+/* The response is complete and sent: log it, keep or close the server
+ * connection, and wait for the next request or close. */
+static void finish_exchange(struct http_session *s)
+{
+	log_request(s);
+	bool reusable = s->server_reusable && s->req_body.done && buf_pending(&s->sout) == 0 &&
+			buf_pending(&s->sin) == 0 && s->res_body.frame != FRAME_CLOSE;
+	if (reusable && s->sc)
+		s->sc->exchanges++;
+	release_server(s, reusable);
+	struct lb_worker *w = s->w;
+	buf_give(w, &s->sin);
+	buf_give(w, &s->sout);
+	buf_settle(w, &s->cout);
+	if (!s->keep_alive || !s->req_body.done) {
+		/* A request body not read to its end leaves no boundary to find
+		 * the next request at. */
+		session_close(s, false);
+		return;
+	}
+	buf_settle(w, &s->cin);
+	s->state = ST_HEAD;
+	s->pool = NULL;
+	s->ntried = 0;
+	s->status = 0;
+	s->bytes_out = 0;
+	s->method[0] = '\0';
+	s->response_started = s->res_head = s->client_sent = false;
+	s->idle_wait = buf_pending(&s->cin) == 0;
+	if (s->idle_wait) {
+		arm(s, s->lconf->keepalive_timeout_ms);
+	} else {
+		s->head_deadline_ms = loop_now(w->loop) + s->lconf->header_timeout_ms;
+		arm(s, s->lconf->header_timeout_ms);
+	}
+}
+
+/* ---- the pump: move what can move, one state at a time ---- */
+
+static bool step_handshake(struct http_session *s)
+{
+	int rc = tls_handshake(s->tls);
+	if (rc == ERR_AGAIN) {
+		/* The handshake waits for either direction: drop both flags,
+		 * the next event sets the one that changed. */
+		s->client.readable = s->client.writable = false;
+		return false;
+	}
+	if (rc < 0) {
+		log_debug("TLS handshake with %s failed", s->peer_ip);
+		session_close(s, true);
+		return true;
+	}
+	s->state = ST_HEAD;
+	return true;
+}
+
+static bool step_head(struct http_session *s)
+{
+	size_t pending = buf_pending(&s->cin);
+	if (pending) {
+		int rc = http1_parse_request(s->cin.data + s->cin.off, pending,
+					     s->lconf->max_header_size, &parsed_req);
+		if (rc == 0) {
+			start_request(s, &parsed_req);
+			return true;
+		}
+		if (rc != ERR_AGAIN) {
+			s->minor = 1;
+			fail_request(s, rc == ERR_LIMIT ? 431 : 400);
+			return true;
+		}
+	}
+	if (!s->client.readable)
+		return false;
+	ssize_t n = end_read(s->w, &s->client, s->tls, &s->cin);
+	if (n > 0) {
+		if (s->idle_wait) {
+			s->idle_wait = false;
+			s->head_deadline_ms = loop_now(s->w->loop) + s->lconf->header_timeout_ms;
+			arm(s, s->lconf->header_timeout_ms);
+		}
+		return true;
+	}
+	if (n == ERR_AGAIN)
+		return false;
+	/* EOF or error: a client may close between requests; mid-head it
+	 * gets nothing either, as it is no longer listening. */
+	session_close(s, n < 0);
+	return true;
+}
+
+/* Request bytes from client to server. */
+static bool forward_request(struct http_session *s)
+{
+	bool progress = false;
+	struct http_body *b = &s->req_body;
+	if (!b->done && buf_pending(&s->cin)) {
+		/* Appending may move the unsent bytes to the buffer's start,
+		 * losing the sent ones a retry would need. */
+		if (s->sout.off > 0 && s->sout.cap - s->sout.len < buf_pending(&s->cin))
+			s->replayable = false;
+		int rc = body_move(b, &s->cin, &s->sout);
+		if (rc < 0) {
+			fail_request(s, rc == ERR_PARSE ? 400 : 503);
+			return true;
+		}
+		if (b->data > REPLAY_MAX)
+			s->replayable = false;
+		if (s->lconf->max_body_size && b->data > s->lconf->max_body_size) {
+			fail_request(s, 413);
+			return true;
+		}
+		progress = true;
+	}
+	if (!b->done && buf_pending(&s->cin) == 0 && buf_pending(&s->sout) < OUT_HIGH &&
+	    s->client.readable) {
+		ssize_t n = end_read(s->w, &s->client, s->tls, &s->cin);
+		if (n == 0 || (n < 0 && n != ERR_AGAIN)) {
+			log_request(s);
+			session_close(s, true);  /* the client left mid-body */
+			return true;
+		}
+		progress |= n > 0;
+	}
+	if (buf_pending(&s->sout) && s->sc->end.writable) {
+		ssize_t n = end_write(&s->sc->end, NULL, &s->sout);
+		if (n > 0) {
+			atomic_fetch_add_explicit(&s->srv->bytes_to_server, (uint64_t)n,
+						  memory_order_relaxed);
+			if (buf_pending(&s->sout) == 0 && !s->replayable)
+				buf_reset(&s->sout);
+			progress = true;
+		} else if (n != ERR_AGAIN) {
+			server_gave_up(s, (int)n);
+			return true;
+		}
+	}
+	return progress;
+}
+
+/* Response bytes from server to client. */
+static bool forward_response(struct http_session *s)
+{
+	bool progress = false;
+	struct http_server_conn *sc = s->sc;
+	bool want = s->res_head ? buf_pending(&s->sin) == 0 && buf_pending(&s->cout) < OUT_HIGH
+				: buf_pending(&s->sin) < s->lconf->max_header_size;
+	if (want && sc->end.readable) {
+		ssize_t n = end_read(s->w, &sc->end, NULL, &s->sin);
+		if (n > 0) {
+			if (!s->response_started) {
+				s->response_started = true;
+				s->replayable = false;
+				server_observe_time(s->srv, (loop_clock_ns() - s->connect_start_ns) / 1000);
+			}
+			atomic_fetch_add_explicit(&s->srv->bytes_from_server, (uint64_t)n,
+						  memory_order_relaxed);
+			progress = true;
+		} else if (n == 0 && s->res_head && s->res_body.frame == FRAME_CLOSE) {
+			s->res_body.done = true;
+			s->server_reusable = false;
+			progress = true;
+		} else if (n != ERR_AGAIN) {
+			if (!s->response_started) {
+				server_gave_up(s, n == 0 ? ERR_CLOSED : (int)n);
+			} else {
+				log_debug("server %s/%s closed mid-response", s->srv->pool_name,
+					  s->srv->conf.name);
+				fail_request(s, 502);
+			}
+			return true;
+		}
+	}
+	while (!s->res_head && buf_pending(&s->sin) && s->state == ST_EXCHANGE) {
+		size_t before = buf_pending(&s->sin);
+		if (!read_response_head(s))
+			break;
+		if (s->closed || s->state != ST_EXCHANGE)
+			return true;
+		progress |= buf_pending(&s->sin) != before || s->res_head;
+	}
+	if (s->res_head && !s->res_body.done && buf_pending(&s->sin) &&
+	    buf_pending(&s->cout) < OUT_HIGH) {
+		buf_take(s->w, &s->cout);
+		if (body_move(&s->res_body, &s->sin, &s->cout) < 0) {
+			fail_request(s, 502);
+			return true;
+		}
+		progress = true;
+	}
+	if (s->res_body.done && buf_pending(&s->sin)) {
+		/* Bytes after the framed end: the connection is not to be trusted. */
+		s->server_reusable = false;
+		buf_reset(&s->sin);
+	}
+	return progress;
+}
+
+static bool flush_client(struct http_session *s)
+{
+	if (!buf_pending(&s->cout) || !s->client.writable)
+		return false;
+	ssize_t n = end_write(&s->client, s->tls, &s->cout);
+	if (n > 0) {
+		s->bytes_out += (uint64_t)n;
+		if (buf_pending(&s->cout) == 0)
+			buf_reset(&s->cout);
+		return true;
+	}
+	if (n != ERR_AGAIN) {
+		log_request(s);
+		session_close(s, true);
+		return true;
+	}
+	return false;
+}
+
+static bool step_exchange(struct http_session *s)
+{
+	if (!s->sc || !s->sc->connected)
+		return false;
+	bool progress = forward_request(s);
+	if (s->closed || s->state != ST_EXCHANGE || !s->sc)
+		return true;
+	progress |= forward_response(s);
+	if (s->closed || s->state != ST_EXCHANGE)
+		return true;
+	progress |= flush_client(s);
+	if (s->closed)
+		return true;
+	if (s->res_head && s->res_body.done && buf_pending(&s->cout) == 0) {
+		finish_exchange(s);
+		return true;
+	}
+	return progress;
+}
+
+/* One direction of a tunnel: in -> out through the session's buffers. */
+static bool tunnel_dir(struct http_session *s, struct http_end *src, tls_conn *src_tls,
+		       struct buf *in, struct http_end *dst, tls_conn *dst_tls, bool *eof)
+{
+	bool progress = false;
+	if (!*eof && buf_pending(in) == 0 && src->readable) {
+		ssize_t n = end_read(s->w, src, src_tls, in);
+		if (n == 0) {
+			*eof = true;
+			progress = true;
+		} else if (n < 0 && n != ERR_AGAIN) {
+			session_close(s, true);
+			return true;
+		}
+		progress |= n > 0;
+	}
+	if (buf_pending(in) && dst->writable) {
+		ssize_t n = end_write(dst, dst_tls, in);
+		if (n > 0) {
+			if (dst == &s->client)
+				s->bytes_out += (uint64_t)n;
+			if (buf_pending(in) == 0)
+				buf_reset(in);
+			progress = true;
+		} else if (n != ERR_AGAIN) {
+			session_close(s, true);
+			return true;
+		}
+	}
+	return progress;
+}
+
+static bool step_tunnel(struct http_session *s)
+{
+	struct http_end *srv = &s->sc->end;
+	/* What the client sent after its request, and the server after its
+	 * 101, already waits in cin and sin. */
+	if (buf_pending(&s->cout) && !flush_client(s))
+		return false;
+	if (s->closed)
+		return true;
+	bool was_up = s->up_eof, was_down = s->down_eof;
+	bool progress = tunnel_dir(s, &s->client, s->tls, &s->cin, srv, NULL, &s->up_eof);
+	if (s->closed)
+		return true;
+	progress |= tunnel_dir(s, srv, NULL, &s->sin, &s->client, s->tls, &s->down_eof);
+	if (s->closed)
+		return true;
+	if (s->up_eof && !was_up)
+		shutdown(srv->io.fd, SHUT_WR);
+	if (s->down_eof && !was_down) {
+		if (s->tls)
+			tls_shutdown(s->tls);
+		shutdown(s->client.io.fd, SHUT_WR);
+	}
+	if (s->up_eof && s->down_eof && !buf_pending(&s->cin) && !buf_pending(&s->sin)) {
+		log_request(s);
+		session_close(s, false);
+		return true;
+	}
+	return progress;
+}
+
+static bool step_closing(struct http_session *s)
+{
+	if (flush_client(s))
+		return true;
+	if (s->closed || buf_pending(&s->cout))
+		return false;
+	/* Closing with unread input would reset the connection and could
+	 * destroy the response in flight: stop writing, read the rest away. */
+	if (s->tls)
+		tls_shutdown(s->tls);
+	shutdown(s->client.io.fd, SHUT_WR);
+	s->state = ST_LINGER;
+	arm(s, LINGER_MS);
+	return true;
+}
+
+static bool step_linger(struct http_session *s)
+{
+	for (int i = 0; i < 4 && s->client.readable; i++) {
+		buf_reset(&s->cin);
+		ssize_t n = end_read(s->w, &s->client, s->tls, &s->cin);
+		if (n == ERR_AGAIN)
+			return false;
+		if (n <= 0) {
+			session_close(s, false);
+			return true;
+		}
+	}
+	buf_reset(&s->cin);
+	return false;
+}
+
+static void pump(struct http_session *s)
+{
+	if (s->closed)
+		return;
+	for (int round = 0; round < WAKE_BUDGET; round++) {
+		bool progress = false;
+		switch (s->state) {
+		case ST_HANDSHAKE: progress = step_handshake(s); break;
+		case ST_HEAD:      progress = step_head(s); break;
+		case ST_EXCHANGE:  progress = step_exchange(s); break;
+		case ST_TUNNEL:    progress = step_tunnel(s); break;
+		case ST_CLOSING:   progress = step_closing(s); break;
+		case ST_LINGER:    progress = step_linger(s); break;
+		}
+		if (s->closed || !progress)
+			return;
+		s->last_active_ms = loop_now(s->w->loop);
+	}
+	loop_timer_arm(s->w->loop, &s->resume, 0);
+}
+
+/* ---- events and timers ---- */
+
+static void on_client(struct loop_io *io, uint32_t events)
+{
+	struct http_session *s = container_of(io, struct http_session, client.io);
+	if (s->closed)
+		return;
+	mark_ready(&s->client, events);
+	pump(s);
+}
+
+static void on_resume(struct timer *t)
+{
+	pump(container_of(t, struct http_session, resume));
+}
+
+static void on_timeout(struct timer *t)
+{
+	struct http_session *s = container_of(t, struct http_session, timeout);
+	uint64_t now = loop_now(s->w->loop);
+	switch (s->state) {
+	case ST_HANDSHAKE:
+	case ST_LINGER:
+		session_close(s, false);
+		return;
+	case ST_HEAD:
+		if (s->idle_wait)
+			session_close(s, false);
+		else
+			fail_request(s, 408);
+		pump(s);
+		return;
+	case ST_CLOSING:
+		session_close(s, true);
+		return;
+	case ST_TUNNEL: {
+		uint64_t due = s->last_active_ms + s->lconf->idle_timeout_ms;
+		if (now >= due)
+			session_close(s, false);
+		else
+			arm(s, due - now);
+		return;
+	}
+	case ST_EXCHANGE:
+		break;
+	}
+	if (!s->sc || !s->sc->connected) {
+		if (s->sc)
+			note_connect_failure(s, -ETIMEDOUT);
+		attach_server(s);
+		pump(s);
+		return;
+	}
+	uint64_t due = s->last_active_ms + s->pool->conf.response_timeout_ms;
+	if (now < due) {
+		arm(s, due - now);
+		return;
+	}
+	if (s->res_head) {
+		log_request(s);
+		session_close(s, true);
+		return;
+	}
+	log_debug("server %s/%s: no response in %llu ms", s->srv->pool_name, s->srv->conf.name,
+		  (unsigned long long)s->pool->conf.response_timeout_ms);
+	fail_request(s, 504);
+	pump(s);
+}
+
+/* ---- the worker's side ---- */
+
+void http_session_start(struct lb_accept *a, int fd, const struct sock_addr *peer)
+{
+	struct lb_worker *w = a->worker;
+	struct http_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		atomic_fetch_sub_explicit(&a->listener->active, 1, memory_order_relaxed);
+		return;
+	}
+	s->w = w;
+	s->gen = w->gen;
+	gen_ref(s->gen);
+	s->lst = a->listener;
+	s->lconf = a->conf;
+	s->listener = a->index;
+	s->peer = *peer;
+	sock_addr_str(peer, s->peer_ip, sizeof(s->peer_ip));
+	/* X-Forwarded-For carries the address without its port. */
+	char *colon = strrchr(s->peer_ip, ':');
+	if (colon)
+		*colon = '\0';
+	if (s->peer_ip[0] == '[') {
+		memmove(s->peer_ip, s->peer_ip + 1, strlen(s->peer_ip));
+		s->peer_ip[strlen(s->peer_ip) - 1] = '\0';
+	}
+	s->client.io.fd = fd;
+	s->client.io.fn = on_client;
+	s->free_later.fn = session_free;
+	timer_init(&s->timeout, on_timeout);
+	timer_init(&s->resume, on_resume);
+	atomic_fetch_add_explicit(&w->sessions, 1, memory_order_relaxed);
+	s->next = w->http_list;
+	if (s->next)
+		s->next->prev = s;
+	w->http_list = s;
+	s->state = ST_HEAD;
+	struct tls_server *tls = s->gen->tls[a->index];
+	if (tls) {
+		if (tls_accept(tls, fd, &s->tls) < 0) {
+			s->tls = NULL;
+			session_close(s, true);
+			return;
+		}
+		s->state = ST_HANDSHAKE;
+	}
+	s->head_deadline_ms = loop_now(w->loop) + s->lconf->header_timeout_ms;
+	arm(s, s->lconf->header_timeout_ms);
+	if (loop_add(w->loop, &s->client.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
+		session_close(s, true);
+		return;
+	}
+	/* Clients usually send at once: try to read before epoll says so. */
+	s->client.readable = s->client.writable = true;
+	pump(s);
+}
+
+void http_worker_drain(struct lb_worker *w)
+{
+	struct http_session *s = w->http_list;
+	while (s) {
+		struct http_session *next = s->next;
+		if (s->state == ST_HEAD && s->idle_wait)
+			session_close(s, false);
+		s = next;
+	}
+	for (int b = 0; b < LB_IDLE_BUCKETS; b++)
+		while (w->idle[b])
+			server_conn_close(w->idle[b], true);
+}
+
+void http_worker_release(struct lb_worker *w)
+{
+	while (w->http_list)
+		session_close(w->http_list, false);
+	for (int b = 0; b < LB_IDLE_BUCKETS; b++)
+		while (w->idle[b])
+			server_conn_close(w->idle[b], true);
+	if (w->lb->access_fd >= 0)
+		access_log_flush(w);
+	buf_free(&w->access_buf);
+}
