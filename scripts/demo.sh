@@ -1,12 +1,13 @@
 #!/bin/sh
-# The local demo of `make run`: strata lb on 127.0.0.1:8080 in front of three
-# strata echo backends. Runs in the foreground; Ctrl-C stops everything.
+# The local demo of `make run`: strata lb (examples/lb-http.ini) on
+# 127.0.0.1:8080 routing to three pools of strata echo backends. Runs in the
+# foreground; Ctrl-C stops everything.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=./strata
 LB=127.0.0.1:8080
 ADMIN=127.0.0.1:8081
-BACKENDS="127.0.0.1:9001 127.0.0.1:9002 127.0.0.1:9003"
+BACKENDS="web-1:9001 web-2:9002 web-3:9003 api-1:9011 api-2:9012 images-1:9021 images-2:9022"
 
 pids=""
 cleanup() {
@@ -17,18 +18,12 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-servers=""
-n=1
-for addr in $BACKENDS; do
-  $BIN echo --listen "$addr" --name "web-$n" &
+for b in $BACKENDS; do
+  $BIN echo --listen "127.0.0.1:${b#*:}" --name "${b%:*}" --threads 1 &
   pids="$pids $!"
-  servers="$servers --server $addr,name=web-$n"
-  n=$((n + 1))
 done
 
-# shellcheck disable=SC2086
-$BIN lb --mode tcp --listen "$LB" --admin "$ADMIN" --balance roundrobin \
-  --health-interval 1s $servers &
+$BIN lb -c examples/lb-http.ini &
 lb_pid=$!
 pids="$pids $lb_pid"
 sleep 0.3
@@ -37,13 +32,19 @@ cat <<INFO
 
   strata demo - the chapter-1 load balancer, on this machine
   ----------------------------------------------------------
-  load balancer (L4, roundrobin)  http://$LB/
+  load balancer (L7 HTTP)         http://$LB/     (config: examples/lb-http.ini)
+    /api/...    -> pool api       api-1 :9011, api-2 :9012 (least connections)
+    /images/... -> pool images    images-1 :9021, images-2 :9022 (hash of the URI)
+    anything else -> pool web     web-1 :9001, web-2 :9002, web-3 :9003 (round robin,
+                                  sticky by the cookie SRV)
   admin: metrics, stats, health   http://$ADMIN/metrics  /stats  /healthz
-  backends (strata echo)          web-1 127.0.0.1:9001, web-2 127.0.0.1:9002, web-3 127.0.0.1:9003
+  access log                      below, one line per request
 
-  try:  for i in 1 2 3 4 5 6; do curl -s http://$LB/; done
+  try:  for i in 1 2 3; do curl -s http://$LB/; curl -s http://$LB/api/users; done
+        curl -s http://$LB/images/cat.png     (always the same images server)
+        curl -si http://$LB/ | grep Set-Cookie; curl -s -b SRV=web-3 http://$LB/
         curl -s http://$ADMIN/stats
-        kill one backend and watch it go DOWN, then the others take its clients
+        kill one backend and watch it go DOWN, then the others take its requests
 
   Ctrl-C stops everything.
 

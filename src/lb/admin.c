@@ -5,6 +5,7 @@
 #include "core/cli.h"
 #include "core/loop.h"
 #include "lb/gen.h"
+#include "lb/http.h"
 #include "lb/server.h"
 
 static uint64_t load(_Atomic uint64_t *v)
@@ -30,7 +31,7 @@ static void server_labels(struct buf *out, const struct lb_pool *p, const struct
 	buf_append(out, "", 1);  /* NUL-terminate for use as a C string */
 }
 
-enum field { F_UP, F_ACTIVE, F_TOTAL, F_TO, F_FROM, F_ERRORS, F_TRANS, F_COUNT };
+enum field { F_UP, F_ACTIVE, F_TOTAL, F_TO, F_FROM, F_ERRORS, F_TRANS, F_REQUESTS, F_COUNT };
 
 static const struct {
 	const char *name, *type, *help;
@@ -42,6 +43,7 @@ static const struct {
 	{ "strata_lb_server_received_bytes_total", "counter", "bytes forwarded from the server to clients" },
 	{ "strata_lb_server_connect_errors_total", "counter", "failed or timed-out connects to the server" },
 	{ "strata_lb_server_health_transitions_total", "counter", "changes between up and down" },
+	{ "strata_lb_server_requests_total", "counter", "http: requests sent to the server" },
 };
 
 static uint64_t server_field(struct lb_server *s, enum field f)
@@ -54,6 +56,7 @@ static uint64_t server_field(struct lb_server *s, enum field f)
 	case F_FROM:   return load(&s->bytes_from_server);
 	case F_ERRORS: return load(&s->connect_errors);
 	case F_TRANS:  return load(&s->transitions);
+	case F_REQUESTS: return load(&s->requests);
 	default:       return 0;
 	}
 }
@@ -89,6 +92,21 @@ void admin_collect(struct buf *out, void *arg)
 					   &s->connect_hist);
 		}
 
+	metrics_family(out, "strata_lb_server_responses_total", "counter",
+		       "http: responses from the server by status class");
+	for (int i = 0; i < g->npools; i++)
+		for (int j = 0; j < g->pools[i].nservers; j++) {
+			struct lb_server *s = g->pools[i].servers[j];
+			for (int c = 0; c < 5; c++) {
+				server_labels(&labels, &g->pools[i], s);
+				labels.len--;  /* reopen the NUL-terminated list */
+				buf_printf(&labels, ",code=\"%dxx\"", c + 1);
+				buf_append(&labels, "", 1);
+				metrics_sample(out, "strata_lb_server_responses_total", labels.data,
+					       load(&s->responses[c]));
+			}
+		}
+
 	static const char *const lnames[3][3] = {
 		{ "strata_lb_listener_active_connections", "gauge", "client connections open now" },
 		{ "strata_lb_listener_connections_total", "counter", "client connections accepted" },
@@ -108,6 +126,29 @@ void admin_collect(struct buf *out, void *arg)
 			uint64_t v = f == 0 ? (uint64_t)load_signed(&l->active)
 				   : f == 1 ? load(&l->total) : load(&l->refused);
 			metrics_sample(out, lnames[f][0], labels.data, v);
+		}
+	}
+	metrics_family(out, "strata_lb_listener_requests_total", "counter", "http: requests received");
+	metrics_family(out, "strata_lb_listener_errors_total", "counter",
+		       "http: requests strata answered itself with an error, by status");
+	for (int i = 0; i < g->nlisteners; i++) {
+		struct lb_listener *l = g->listeners[i];
+		if (g->conf->listeners[i].mode != MODE_HTTP)
+			continue;
+		buf_reset(&labels);
+		buf_puts(&labels, "listener=\"");
+		metrics_label_escape(&labels, g->conf->listeners[i].name);
+		buf_puts(&labels, "\"");
+		buf_append(&labels, "", 1);
+		metrics_sample(out, "strata_lb_listener_requests_total", labels.data, load(&l->requests));
+		for (int e = 0; e < HTTP_ERR_OTHER; e++) {
+			buf_reset(&labels);
+			buf_puts(&labels, "listener=\"");
+			metrics_label_escape(&labels, g->conf->listeners[i].name);
+			buf_printf(&labels, "\",code=\"%d\"", http_error_status((enum http_error_slot)e));
+			buf_append(&labels, "", 1);
+			metrics_sample(out, "strata_lb_listener_errors_total", labels.data,
+				       load(&l->errors[e]));
 		}
 	}
 	buf_free(&labels);
@@ -134,11 +175,19 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 		buf_puts(out, i ? ",{" : "{");
 		json_kv_str(out, "name", c->name, true);
 		json_kv_str(out, "bind", l->addr_text, true);
-		json_kv_str(out, "mode", "tcp", true);
+		json_kv_str(out, "mode", conf_mode_name(c->mode), true);
+		buf_printf(out, "\"tls\":%s,", c->ncerts ? "true" : "false");
 		json_kv_str(out, "pool", c->pool_name, true);
-		buf_printf(out, "\"max_conns\":%ld,\"active\":%lld,\"total\":%llu,\"refused\":%llu}",
+		buf_printf(out, "\"max_conns\":%ld,\"active\":%lld,\"total\":%llu,\"refused\":%llu,"
+			   "\"requests\":%llu,\"errors\":{",
 			   c->max_conns, (long long)load_signed(&l->active),
-			   (unsigned long long)load(&l->total), (unsigned long long)load(&l->refused));
+			   (unsigned long long)load(&l->total), (unsigned long long)load(&l->refused),
+			   (unsigned long long)load(&l->requests));
+		for (int e = 0; e < HTTP_ERR_OTHER; e++)
+			buf_printf(out, "%s\"%d\":%llu", e ? "," : "",
+				   http_error_status((enum http_error_slot)e),
+				   (unsigned long long)load(&l->errors[e]));
+		buf_puts(out, "}}");
 	}
 	buf_puts(out, "],\"pools\":[");
 	for (int i = 0; i < g->npools; i++) {
@@ -158,14 +207,22 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 			buf_printf(out, "\"weight\":%d,\"active\":%lld,\"total\":%llu,"
 				   "\"sent_bytes\":%llu,\"received_bytes\":%llu,"
 				   "\"connect_errors\":%llu,\"health_transitions\":%llu,"
-				   "\"response_time_us\":%llu}",
+				   "\"response_time_us\":%llu,\"requests\":%llu,"
+				   "\"responses\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,"
+				   "\"4xx\":%llu,\"5xx\":%llu}}",
 				   s->conf.weight, (long long)load_signed(&s->active),
 				   (unsigned long long)load(&s->total),
 				   (unsigned long long)load(&s->bytes_to_server),
 				   (unsigned long long)load(&s->bytes_from_server),
 				   (unsigned long long)load(&s->connect_errors),
 				   (unsigned long long)load(&s->transitions),
-				   (unsigned long long)load(&s->ewma_us));
+				   (unsigned long long)load(&s->ewma_us),
+				   (unsigned long long)load(&s->requests),
+				   (unsigned long long)load(&s->responses[0]),
+				   (unsigned long long)load(&s->responses[1]),
+				   (unsigned long long)load(&s->responses[2]),
+				   (unsigned long long)load(&s->responses[3]),
+				   (unsigned long long)load(&s->responses[4]));
 		}
 		buf_puts(out, "]}");
 	}

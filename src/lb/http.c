@@ -747,6 +747,10 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	else
 		new_request_id(s);
 
+	if (strcmp(s->method, "CONNECT") == 0) {
+		fail_request(s, 405);  /* a reverse proxy opens no tunnels on request */
+		return;
+	}
 	size_t host_len = 0, len;
 	const char *host = field(req->headers, req->nheaders, "host", &host_len);
 	const char *target, *v;
@@ -754,10 +758,6 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	size_t target_len = len;
 	if (refuse) {
 		fail_request(s, refuse);
-		return;
-	}
-	if (strcmp(s->method, "CONNECT") == 0) {
-		fail_request(s, 405);
 		return;
 	}
 	if (req->minor == 1 && (v = field(req->headers, req->nheaders, "expect", &len)) &&
