@@ -64,6 +64,8 @@ int cli_parse_size(const char *s, uint64_t *out)
 		return ERR_PARSE;
 	if (*unit && unit[1] && strcmp(unit + 1, "b") != 0 && strcmp(unit + 1, "B") != 0)
 		return ERR_PARSE;
+	if (v > (UINT64_MAX >> shift))
+		return ERR_PARSE;
 	*out = v << shift;
 	return 0;
 }
