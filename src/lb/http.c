@@ -13,9 +13,12 @@
 #include "lb/access.h"
 #include "lb/balance.h"
 #include "lb/gen.h"
+#include "lb/rewrite.h"
 #include "lb/route.h"
 #include "lb/server.h"
+#include "lb/srvconn.h"
 #include "net/tls.h"
+#include "lb/http-t.h"
 #include "proto/http1.h"
 
 #define IO_CHUNK      (16 * 1024)  /* bytes asked of one read */
@@ -24,107 +27,8 @@
 #define WAKE_BUDGET   16           /* pump rounds before yielding */
 #define LINGER_MS     2000         /* reading a refused client's leftovers */
 #define BUF_CACHE     64
-#define METHOD_MAX    16
-#define TARGET_MAX    512
-#define RID_MAX       65
 
-/* A socket as the session sees it: edge-triggered readiness kept here. */
-struct http_end {
-	struct loop_io io;
-	bool readable, writable;
-	bool rdhup;           /* the peer's FIN has arrived: read to the end */
-};
 
-/* A connection to a server: used by one session, or idle in the worker's
- * pool (then `session` is NULL and `expire` runs). */
-struct http_server_conn {
-	struct http_end end;
-	struct lb_server *srv;            /* a reference while pooled */
-	struct lb_worker *w;
-	struct http_session *session;
-	struct http_server_conn *next, *prev;  /* in w->idle[bucket] */
-	struct timer expire;
-	struct loop_deferred free_later;  /* events may still be queued for it */
-	bool connected, closed;
-	uint64_t exchanges;               /* completed on this connection */
-};
-
-enum frame { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
-
-/* Where one body stands: how it is framed and how much is left. */
-struct http_body {
-	enum frame frame;
-	uint64_t remaining;               /* FRAME_LENGTH */
-	struct http1_chunked chunked;
-	uint64_t data;                    /* body data bytes so far */
-	bool done;
-};
-
-enum state {
-	ST_HANDSHAKE,    /* TLS handshake */
-	ST_HEAD,         /* waiting for (the rest of) a request head */
-	ST_EXCHANGE,     /* a request and its response in flight */
-	ST_TUNNEL,       /* after a 101: bytes both ways */
-	ST_CLOSING,      /* sending strata's own response, then close */
-	ST_LINGER,       /* response sent: draining the client before close */
-};
-
-struct http_session {
-	struct lb_worker *w;
-	struct http_session *prev, *next; /* w->http_list */
-	struct lb_gen *gen;
-	struct lb_listener *lst;          /* these belong to gen */
-	const struct conf_listener *lconf;
-	int listener;
-	tls_conn *tls;
-	struct http_end client;
-	struct sock_addr peer;
-	char peer_ip[SOCK_ADDR_STRLEN];
-	enum state state;
-	bool closed;
-
-	struct buf cin, cout;             /* from and to the client */
-	struct buf sin, sout;             /* from and to the server */
-
-	/* the current request */
-	uint64_t requests;                /* started on this connection */
-	uint64_t start_ns;
-	uint64_t head_deadline_ms;        /* ST_HEAD: 408 after this */
-	bool idle_wait;                   /* ST_HEAD with no byte of a next request */
-	char method[METHOD_MAX];
-	char target[TARGET_MAX];
-	char request_id[RID_MAX];
-	int minor;
-	bool keep_alive;                  /* the client wants another request */
-	bool idempotent, head_request, upgrade, replayable;
-	struct http_body req_body;
-	struct lb_pool *pool;
-	bool has_key;                     /* hash balancing key */
-	uint64_t key;
-	struct lb_server *sticky;         /* the server the cookie names */
-	bool set_cookie;
-
-	/* the server side */
-	struct http_server_conn *sc;
-	struct lb_server *srv;            /* counted in its active */
-	struct lb_server *tried[CONF_MAX_RETRIES + 2];
-	int ntried;
-	uint64_t connect_start_ns;
-	bool response_started;            /* a byte of the final response head came */
-	bool res_head;                    /* the final response head is parsed */
-	bool server_reusable;
-	bool client_sent;                 /* bytes of the response reached cout */
-	int status;
-	struct http_body res_body;
-	uint64_t bytes_out;
-	bool up_eof, down_eof;            /* tunnel: FINs seen */
-	bool logged;                      /* the access log has the request */
-
-	uint64_t last_active_ms;
-	struct timer timeout;
-	struct timer resume;
-	struct loop_deferred free_later;
-};
 
 static void pump(struct http_session *s);
 static void session_close(struct http_session *s, bool abort);
@@ -292,103 +196,6 @@ static int body_move(struct http_body *b, struct buf *in, struct buf *out)
 	return 0;
 }
 
-/* ---- server connections and the worker's pool of idle ones ---- */
-
-static unsigned bucket_of(const struct lb_server *srv)
-{
-	uintptr_t p = (uintptr_t)srv;
-	return (unsigned)((p >> 6) ^ (p >> 12)) % LB_IDLE_BUCKETS;
-}
-
-static void idle_unlink(struct http_server_conn *sc)
-{
-	struct lb_worker *w = sc->w;
-	if (sc->prev)
-		sc->prev->next = sc->next;
-	else
-		w->idle[bucket_of(sc->srv)] = sc->next;
-	if (sc->next)
-		sc->next->prev = sc->prev;
-	sc->next = sc->prev = NULL;
-}
-
-static void server_conn_free(struct loop_deferred *d)
-{
-	free(container_of(d, struct http_server_conn, free_later));
-}
-
-static void server_conn_close(struct http_server_conn *sc, bool pooled)
-{
-	if (pooled) {
-		idle_unlink(sc);
-		loop_timer_cancel(sc->w->loop, &sc->expire);
-		server_unref(sc->srv);
-	}
-	close(sc->end.io.fd);
-	sc->closed = true;
-	sc->free_later.fn = server_conn_free;
-	loop_defer(sc->w->loop, &sc->free_later);
-}
-
-static void on_idle_event(struct loop_io *io, uint32_t events)
-{
-	(void)events;
-	struct http_server_conn *sc = container_of(io, struct http_server_conn, end.io);
-	/* An idle connection has nothing to say: data, FIN or an error all
-	 * mean the server is done with it. */
-	if (!sc->closed)
-		server_conn_close(sc, true);
-}
-
-static void on_idle_expire(struct timer *t)
-{
-	server_conn_close(container_of(t, struct http_server_conn, expire), true);
-}
-
-/* Keep `sc` for the next request to its server, or close it. */
-static void idle_put(struct http_server_conn *sc, const struct conf_pool *pc)
-{
-	struct lb_worker *w = sc->w;
-	unsigned b = bucket_of(sc->srv);
-	int same = 0;
-	for (struct http_server_conn *o = w->idle[b]; o; o = o->next)
-		same += o->srv == sc->srv;
-	if (same >= pc->server_keepalive || !server_is_up(sc->srv) || w->lb->draining) {
-		server_conn_close(sc, false);
-		return;
-	}
-	sc->session = NULL;
-	server_ref(sc->srv);
-	sc->end.io.fn = on_idle_event;
-	sc->prev = NULL;
-	sc->next = w->idle[b];
-	if (sc->next)
-		sc->next->prev = sc;
-	w->idle[b] = sc;
-	timer_init(&sc->expire, on_idle_expire);
-	loop_timer_arm(w->loop, &sc->expire, pc->server_keepalive_timeout_ms);
-}
-
-static void on_server(struct loop_io *io, uint32_t events);
-
-/* An idle connection to `srv`, now the caller's, or NULL. */
-static struct http_server_conn *idle_take(struct lb_worker *w, struct lb_server *srv)
-{
-	for (struct http_server_conn *sc = w->idle[bucket_of(srv)]; sc; sc = sc->next) {
-		if (sc->srv != srv)
-			continue;
-		idle_unlink(sc);
-		loop_timer_cancel(w->loop, &sc->expire);
-		server_unref(sc->srv);
-		sc->end.io.fn = on_server;
-		sc->end.readable = false;
-		sc->end.writable = true;
-		sc->end.rdhup = false;
-		return sc;
-	}
-	return NULL;
-}
-
 /* ---- life cycle ---- */
 
 static void session_free(struct loop_deferred *d)
@@ -406,14 +213,14 @@ static void release_server(struct http_session *s, bool reusable)
 		atomic_fetch_sub_explicit(&s->srv->active, 1, memory_order_relaxed);
 		s->srv = NULL;
 	}
-	struct http_server_conn *sc = s->sc;
+	struct srvconn *sc = s->sc;
 	if (!sc)
 		return;
 	s->sc = NULL;
-	if (reusable && sc->connected && s->pool->conf.server_keepalive > 0)
-		idle_put(sc, &s->pool->conf);
+	if (reusable && sc->connected)
+		srvconn_put(sc, &s->pool->conf);
 	else
-		server_conn_close(sc, false);
+		srvconn_close(sc);
 }
 
 static void session_close(struct http_session *s, bool abort)
@@ -536,102 +343,6 @@ static void new_request_id(struct http_session *s)
 		 (unsigned long long)a, (unsigned long long)b);
 }
 
-/* Is field `name` one of the hop-by-hop fields of this message? `conn` is
- * the Connection value (may be NULL), whose tokens name more of them. */
-static bool hop_by_hop(const struct http1_header *h, const char *conn, size_t conn_len)
-{
-	static const char *const fixed[] = {
-		"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-	};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (http1_name_is(h->name, h->name_len, fixed[i]))
-			return true;
-	if (!conn)
-		return false;
-	char name[CONF_NAME_MAX];
-	if (h->name_len >= sizeof(name))
-		return false;
-	copy_text(name, sizeof(name), h->name, h->name_len);
-	for (char *p = name; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	/* Framing fields stay: they are not the sender's to drop. */
-	if (strcmp(name, "content-length") == 0 || strcmp(name, "transfer-encoding") == 0 ||
-	    strcmp(name, "host") == 0)
-		return false;
-	return http1_list_has(conn, conn_len, name);
-}
-
-static const char *field(const struct http1_header *hs, size_t n, const char *name, size_t *len)
-{
-	for (size_t i = 0; i < n; i++)
-		if (http1_name_is(hs[i].name, hs[i].name_len, name)) {
-			*len = hs[i].value_len;
-			return hs[i].value;
-		}
-	return NULL;
-}
-
-/* Append the values of every field `name` to out as one list. */
-static void join_fields(struct buf *out, const struct http1_request *req, const char *name)
-{
-	bool first = true;
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http1_header *h = &req->headers[i];
-		if (!http1_name_is(h->name, h->name_len, name) || h->value_len == 0)
-			continue;
-		if (!first)
-			buf_puts(out, ", ");
-		buf_append(out, h->value, h->value_len);
-		first = false;
-	}
-	if (!first)
-		buf_puts(out, ", ");
-}
-
-/* The request head as the server gets it, into s->sout. */
-static void write_request_head(struct http_session *s, const struct http1_request *req,
-			       const char *target, size_t target_len)
-{
-	struct buf *o = &s->sout;
-	size_t conn_len = 0, upg_len = 0;
-	const char *conn = field(req->headers, req->nheaders, "connection", &conn_len);
-	const char *upg = field(req->headers, req->nheaders, "upgrade", &upg_len);
-	buf_append(o, req->method, req->method_len);
-	buf_puts(o, " ");
-	buf_append(o, target, target_len);
-	buf_printf(o, " HTTP/1.%d\r\n", req->minor);
-	bool has_rid = false;
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http1_header *h = &req->headers[i];
-		if (hop_by_hop(h, conn, conn_len) ||
-		    http1_name_is(h->name, h->name_len, "x-forwarded-for") ||
-		    http1_name_is(h->name, h->name_len, "x-forwarded-proto") ||
-		    http1_name_is(h->name, h->name_len, "via"))
-			continue;
-		if (http1_name_is(h->name, h->name_len, "expect") && req->minor == 0)
-			continue;
-		has_rid |= http1_name_is(h->name, h->name_len, "x-request-id");
-		buf_append(o, h->name, h->name_len);
-		buf_puts(o, ": ");
-		buf_append(o, h->value, h->value_len);
-		buf_puts(o, "\r\n");
-	}
-	buf_puts(o, "X-Forwarded-For: ");
-	join_fields(o, req, "x-forwarded-for");
-	buf_printf(o, "%s\r\nX-Forwarded-Proto: %s\r\nVia: ", s->peer_ip, s->tls ? "https" : "http");
-	join_fields(o, req, "via");
-	buf_puts(o, "1.1 strata\r\n");
-	if (!has_rid)
-		buf_printf(o, "X-Request-Id: %s\r\n", s->request_id);
-	if (s->upgrade) {
-		buf_puts(o, "Connection: Upgrade\r\nUpgrade: ");
-		buf_append(o, upg, upg_len);
-		buf_puts(o, "\r\n");
-	}
-	buf_puts(o, "\r\n");
-}
-
 /* The hash-balancing key of the request, if the pool hashes and it has one. */
 static void request_key(struct http_session *s, const struct http1_request *req,
 			const char *path, size_t path_len, const char *target, size_t target_len)
@@ -657,7 +368,7 @@ static void request_key(struct http_session *s, const struct http1_request *req,
 		klen = path_len;
 		break;
 	case HASH_HEADER:
-		k = field(req->headers, req->nheaders, pc->hash_name, &klen);
+		k = http1_field(req->headers, req->nheaders, pc->hash_name, &klen);
 		break;
 	case HASH_COOKIE:
 		for (size_t i = 0; i < req->nheaders && !k; i++) {
@@ -693,39 +404,6 @@ static struct lb_server *sticky_server(struct http_session *s, const struct http
 	return NULL;
 }
 
-/*
- * Check the request target's form (RFC 9112 section 3.2). Origin-form
- * passes as is; absolute-form becomes origin-form, and its authority must
- * be the Host field's; `*` only with OPTIONS. Sets the target to forward
- * and the path (without query). Returns the status to refuse with, or 0.
- */
-static int check_target(const struct http1_request *req, const char *host, size_t host_len,
-			const char **target, size_t *target_len)
-{
-	const char *t = req->target;
-	size_t n = req->target_len;
-	*target = t;
-	*target_len = n;
-	if (n == 1 && t[0] == '*')
-		return req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0 ? 0 : 400;
-	if (t[0] != '/') {
-		size_t scheme = n > 7 && strncasecmp(t, "http://", 7) == 0 ? 7
-			      : n > 8 && strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
-		if (!scheme)
-			return 400;
-		const char *auth = t + scheme;
-		const char *slash = memchr(auth, '/', n - scheme);
-		size_t alen = slash ? (size_t)(slash - auth) : n - scheme;
-		if (!host || alen != host_len || strncasecmp(auth, host, alen) != 0)
-			return 400;
-		t = slash ? slash : "/";
-		n = slash ? n - scheme - alen : 1;
-	}
-	*target = t;
-	*target_len = n;
-	return 0;
-}
-
 /* A complete request head is at the start of cin: route it and send it. */
 static void start_request(struct http_session *s, const struct http1_request *req)
 {
@@ -741,7 +419,7 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->idempotent = is_idempotent(s->method);
 	s->head_request = strcmp(s->method, "HEAD") == 0;
 	size_t rid_len;
-	const char *rid = field(req->headers, req->nheaders, "x-request-id", &rid_len);
+	const char *rid = http1_field(req->headers, req->nheaders, "x-request-id", &rid_len);
 	if (rid)
 		copy_text(s->request_id, sizeof(s->request_id), rid, rid_len);
 	else
@@ -752,15 +430,15 @@ static void start_request(struct http_session *s, const struct http1_request *re
 		return;
 	}
 	size_t host_len = 0, len;
-	const char *host = field(req->headers, req->nheaders, "host", &host_len);
+	const char *host = http1_field(req->headers, req->nheaders, "host", &host_len);
 	const char *target, *v;
-	int refuse = check_target(req, host, host_len, &target, &len);
+	int refuse = rewrite_target(req, host, host_len, &target, &len);
 	size_t target_len = len;
 	if (refuse) {
 		fail_request(s, refuse);
 		return;
 	}
-	if (req->minor == 1 && (v = field(req->headers, req->nheaders, "expect", &len)) &&
+	if (req->minor == 1 && (v = http1_field(req->headers, req->nheaders, "expect", &len)) &&
 	    !(len == 12 && strncasecmp(v, "100-continue", 12) == 0)) {
 		fail_request(s, 417);
 		return;
@@ -775,9 +453,9 @@ static void start_request(struct http_session *s, const struct http1_request *re
 		return;
 	}
 	size_t conn_len;
-	const char *conn = field(req->headers, req->nheaders, "connection", &conn_len);
+	const char *conn = http1_field(req->headers, req->nheaders, "connection", &conn_len);
 	s->upgrade = req->minor == 1 && conn && http1_list_has(conn, conn_len, "upgrade") &&
-		     field(req->headers, req->nheaders, "upgrade", &len);
+		     http1_field(req->headers, req->nheaders, "upgrade", &len);
 
 	/* Routing looks at the host without its port, the path without query. */
 	struct route_request rr = { .req = req, .path = target, .host = host ? host : "",
@@ -793,7 +471,11 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->set_cookie = s->pool->conf.cookie[0] && !s->sticky;
 
 	buf_take(s->w, &s->sout);
-	write_request_head(s, req, target, target_len);
+	struct rewrite_request rw = {
+		.target = target, .target_len = target_len, .client_ip = s->peer_ip,
+		.https = s->tls != NULL, .upgrade = s->upgrade, .request_id = s->request_id,
+	};
+	rewrite_request_head(&s->sout, req, &rw);
 	buf_consume(&s->cin, req->head_len);
 	if (s->sout.oom) {
 		fail_request(s, 503);
@@ -837,7 +519,7 @@ static void note_connect_failure(struct http_session *s, int rc)
 
 static void on_connected(struct http_session *s)
 {
-	struct http_server_conn *sc = s->sc;
+	struct srvconn *sc = s->sc;
 	sc->connected = true;
 	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
 	metrics_hist_observe(&s->srv->connect_hist, us);
@@ -851,7 +533,7 @@ static void on_connected(struct http_session *s)
 
 static void on_server(struct loop_io *io, uint32_t events)
 {
-	struct http_server_conn *sc = container_of(io, struct http_server_conn, end.io);
+	struct srvconn *sc = container_of(io, struct srvconn, end.io);
 	struct http_session *s = sc->session;
 	if (sc->closed)
 		return;
@@ -889,7 +571,7 @@ static void attach_server(struct http_session *s)
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&srv->requests, 1, memory_order_relaxed);
 		s->connect_start_ns = loop_clock_ns();
-		struct http_server_conn *sc = idle_take(w, srv);
+		struct srvconn *sc = srvconn_take(w, srv, on_server);
 		if (sc) {
 			sc->session = s;
 			s->sc = sc;
@@ -897,36 +579,23 @@ static void attach_server(struct http_session *s)
 			arm(s, pool->conf.response_timeout_ms);
 			return;
 		}
-		int fd = sock_connect(&srv->conf.addr);
-		if (fd < 0) {
-			if (err_is_shortage(fd)) {
-				if (loop_now(l) >= w->next_fd_warning_ms) {
-					log_error("cannot connect to %s/%s: %s (logged every 10 s)",
-						  srv->pool_name, srv->conf.name, err_str(fd));
-					w->next_fd_warning_ms = loop_now(l) + 10000;
-				}
-				release_server(s, false);
-				break;
+		int rc = srvconn_connect(w, srv, on_server, &sc);
+		if (err_is_shortage(rc)) {
+			/* Our shortage, not the server's fault: no retry helps. */
+			if (loop_now(l) >= w->next_fd_warning_ms) {
+				log_error("cannot connect to %s/%s: %s (logged every 10 s)",
+					  srv->pool_name, srv->conf.name, err_str(rc));
+				w->next_fd_warning_ms = loop_now(l) + 10000;
 			}
-			note_connect_failure(s, fd);
-			continue;
-		}
-		sc = calloc(1, sizeof(*sc));
-		if (!sc) {
-			close(fd);
 			release_server(s, false);
 			break;
 		}
-		sc->w = w;
-		sc->srv = srv;
-		sc->session = s;
-		sc->end.io.fd = fd;
-		sc->end.io.fn = on_server;
-		s->sc = sc;
-		if (loop_add(l, &sc->end.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
-			release_server(s, false);
+		if (rc < 0) {
+			note_connect_failure(s, rc);
 			continue;
 		}
+		sc->session = s;
+		s->sc = sc;
 		arm(s, pool->conf.connect_timeout_ms);
 		return;
 	}
@@ -951,46 +620,19 @@ static void server_gave_up(struct http_session *s, int rc)
 
 /* ---- the response ---- */
 
-/* The response head as the client gets it, into s->cout. `raw` is the
- * server's head (status line first). */
-static void write_response_head(struct http_session *s, const struct http1_response *res,
-				const char *raw, bool close_client)
+/* The response head as the client gets it, into s->cout. */
+static void answer_head(struct http_session *s, const struct http1_response *res, const char *raw,
+			bool close_client)
 {
-	struct buf *o = &s->cout;
-	const char *eol = memchr(raw, '\r', res->head_len);
-	size_t conn_len = 0, upg_len = 0;
-	const char *conn = field(res->headers, res->nheaders, "connection", &conn_len);
-	const char *upg = field(res->headers, res->nheaders, "upgrade", &upg_len);
-	buf_append(o, raw, (size_t)(eol - raw));
-	buf_puts(o, "\r\n");
-	bool via = false;
-	for (size_t i = 0; i < res->nheaders; i++) {
-		const struct http1_header *h = &res->headers[i];
-		if (hop_by_hop(h, conn, conn_len))
-			continue;
-		buf_append(o, h->name, h->name_len);
-		buf_puts(o, ": ");
-		buf_append(o, h->value, h->value_len);
-		if (http1_name_is(h->name, h->name_len, "via")) {
-			buf_puts(o, ", 1.1 strata");
-			via = true;
-		}
-		buf_puts(o, "\r\n");
+	struct rewrite_response rw = {
+		.close_client = close_client,
+		.client_minor = s->minor,
+	};
+	if (s->set_cookie && s->srv && res->status >= 200) {
+		rw.cookie_name = s->pool->conf.cookie;
+		rw.cookie_value = s->srv->conf.name;
 	}
-	if (!via)
-		buf_puts(o, "Via: 1.1 strata\r\n");
-	if (s->set_cookie && s->srv && res->status >= 200)
-		buf_printf(o, "Set-Cookie: %s=%s; Path=/\r\n", s->pool->conf.cookie, s->srv->conf.name);
-	if (res->status == 101) {
-		buf_puts(o, "Connection: Upgrade\r\nUpgrade: ");
-		buf_append(o, upg, upg_len);
-		buf_puts(o, "\r\n");
-	} else if (close_client) {
-		buf_puts(o, "Connection: close\r\n");
-	} else if (s->minor == 0) {
-		buf_puts(o, "Connection: keep-alive\r\n");
-	}
-	buf_puts(o, "\r\n");
+	rewrite_response_head(&s->cout, res, raw, &rw);
 }
 
 /* Parse what sin holds of a response head. Returns true on progress. */
@@ -1010,7 +652,7 @@ static bool read_response_head(struct http_session *s)
 	}
 	if (res->status == 101 && s->upgrade) {
 		s->status = 101;
-		write_response_head(s, res, raw, false);
+		answer_head(s, res, raw, false);
 		buf_consume(&s->sin, res->head_len);
 		s->client_sent = true;
 		s->res_head = true;
@@ -1050,7 +692,7 @@ static bool read_response_head(struct http_session *s)
 	if (cls < 5)
 		atomic_fetch_add_explicit(&s->srv->responses[cls], 1, memory_order_relaxed);
 	buf_take(s->w, &s->cout);
-	write_response_head(s, res, raw, close_client);
+	answer_head(s, res, raw, close_client);
 	buf_consume(&s->sin, res->head_len);
 	s->client_sent = true;
 	if (s->cout.oom)
@@ -1065,8 +707,6 @@ static void finish_exchange(struct http_session *s)
 	log_request(s);
 	bool reusable = s->server_reusable && s->req_body.done && buf_pending(&s->sout) == 0 &&
 			buf_pending(&s->sin) == 0 && s->res_body.frame != FRAME_CLOSE;
-	if (reusable && s->sc)
-		s->sc->exchanges++;
 	release_server(s, reusable);
 	struct lb_worker *w = s->w;
 	buf_give(w, &s->sin);
@@ -1090,7 +730,6 @@ static void finish_exchange(struct http_session *s)
 	if (s->idle_wait) {
 		arm(s, s->lconf->keepalive_timeout_ms);
 	} else {
-		s->head_deadline_ms = loop_now(w->loop) + s->lconf->header_timeout_ms;
 		arm(s, s->lconf->header_timeout_ms);
 	}
 }
@@ -1137,7 +776,6 @@ static bool step_head(struct http_session *s)
 	if (n > 0) {
 		if (s->idle_wait) {
 			s->idle_wait = false;
-			s->head_deadline_ms = loop_now(s->w->loop) + s->lconf->header_timeout_ms;
 			arm(s, s->lconf->header_timeout_ms);
 		}
 		return true;
@@ -1203,7 +841,7 @@ static bool forward_request(struct http_session *s)
 static bool forward_response(struct http_session *s)
 {
 	bool progress = false;
-	struct http_server_conn *sc = s->sc;
+	struct srvconn *sc = s->sc;
 	bool want = s->res_head ? buf_pending(&s->sin) == 0 && buf_pending(&s->cout) < OUT_HIGH
 				: buf_pending(&s->sin) < s->lconf->max_header_size;
 	if (want && sc->end.readable) {
@@ -1528,7 +1166,6 @@ void http_session_start(struct lb_accept *a, int fd, const struct sock_addr *pee
 		}
 		s->state = ST_HANDSHAKE;
 	}
-	s->head_deadline_ms = loop_now(w->loop) + s->lconf->header_timeout_ms;
 	arm(s, s->lconf->header_timeout_ms);
 	if (loop_add(w->loop, &s->client.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
 		session_close(s, true);
@@ -1548,18 +1185,14 @@ void http_worker_drain(struct lb_worker *w)
 			session_close(s, false);
 		s = next;
 	}
-	for (int b = 0; b < LB_IDLE_BUCKETS; b++)
-		while (w->idle[b])
-			server_conn_close(w->idle[b], true);
+	srvconn_close_idle(w);
 }
 
 void http_worker_release(struct lb_worker *w)
 {
 	while (w->http_list)
 		session_close(w->http_list, false);
-	for (int b = 0; b < LB_IDLE_BUCKETS; b++)
-		while (w->idle[b])
-			server_conn_close(w->idle[b], true);
+	srvconn_close_idle(w);
 	if (w->lb->access_fd >= 0)
 		access_log_flush(w);
 	buf_free(&w->access_buf);

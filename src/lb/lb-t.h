@@ -94,7 +94,7 @@ struct lb_gen {
 struct lb;
 struct tls_server;
 struct http_session;
-struct http_server_conn;
+struct srvconn;
 
 #define LB_IDLE_BUCKETS 64            /* idle server connections, by server */
 
@@ -124,7 +124,7 @@ struct lb_worker {
 	_Atomic int64_t sessions;         /* open here; read by the main thread */
 	struct tcp_session *session_list; /* open here, for closing at exit */
 	struct http_session *http_list;   /* the same for http */
-	struct http_server_conn *idle[LB_IDLE_BUCKETS];  /* pooled server connections */
+	struct srvconn *idle[LB_IDLE_BUCKETS];  /* pooled server connections */
 	struct buf access_buf;            /* access log lines not yet written */
 	struct loop_deferred access_flush;
 	bool access_flush_armed;

@@ -348,15 +348,20 @@ int http1_parse_response(const char *buf, size_t len, size_t max_head, bool head
 	return 0;
 }
 
-const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len)
+const char *http1_field(const struct http1_header *hs, size_t n, const char *name, size_t *len)
 {
-	for (size_t i = 0; i < req->nheaders; i++) {
-		if (eq_nocase(req->headers[i].name, req->headers[i].name_len, name)) {
-			*len = req->headers[i].value_len;
-			return req->headers[i].value;
+	for (size_t i = 0; i < n; i++) {
+		if (eq_nocase(hs[i].name, hs[i].name_len, name)) {
+			*len = hs[i].value_len;
+			return hs[i].value;
 		}
 	}
 	return NULL;
+}
+
+const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len)
+{
+	return http1_field(req->headers, req->nheaders, name, len);
 }
 
 const char *http1_reason(int status)

@@ -94,9 +94,11 @@ int http1_parse_response(const char *buf, size_t len, size_t max_head, bool head
 			 struct http1_response *res);
 
 /*
- * http1_header_get - the value of the first field named `name`
- * (case-insensitive), or NULL; its length goes to *len.
+ * http1_field - among fields hs[0..n), the value of the first field named
+ * `name` (case-insensitive), or NULL; its length goes to *len.
+ * http1_header_get does the same for a request's fields.
  */
+const char *http1_field(const struct http1_header *hs, size_t n, const char *name, size_t *len);
 const char *http1_header_get(const struct http1_request *req, const char *name, size_t *len);
 
 /* http1_name_is - is the field name[0..len) equal to `lower` (ASCII
