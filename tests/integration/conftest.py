@@ -965,10 +965,11 @@ class BackendRequest:
         return "<BackendRequest %r>" % (self.raw[:600],)
 
 
-def ok_response(body, extra=()):
+def ok_response(body, extra=(), head_only=False):
+    """200 with a Content-Length; head_only for an answer to HEAD."""
     head = ["HTTP/1.1 200 OK", "Content-Type: text/plain", "Content-Length: %d" % len(body)]
     head += ["%s: %s" % kv for kv in extra]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
 
 
 class HttpBackend:
@@ -986,6 +987,7 @@ class HttpBackend:
         self.continue_100 = continue_100
         self.requests = []
         self.raw = []
+        self.finished = 0  # connections whose handler returned
         self.lock = threading.Lock()
         self.srv = make_server(self._handle)
         self.addr = self.srv.addr
@@ -998,10 +1000,18 @@ class HttpBackend:
         with self.lock:
             return b"".join(bytes(r) for r in self.raw)
 
-    def default_response(self, req):
-        return ok_response((self.name + "\n").encode(), [("X-Backend", self.name)])
+    def default_response(self, req, closing=False):
+        extra = [("X-Backend", self.name)] + ([("Connection", "close")] if closing else [])
+        return ok_response((self.name + "\n").encode(), extra, head_only=req.method == "HEAD")
 
     def _handle(self, conn):
+        try:
+            self._serve(conn)
+        finally:
+            with self.lock:
+                self.finished += 1
+
+    def _serve(self, conn):
         rd = SockReader(conn)
         with self.lock:
             idx = len(self.raw)
@@ -1030,13 +1040,17 @@ class HttpBackend:
                                  chunked, trailers)
             with self.lock:
                 self.requests.append(req)
-            out = (self.respond or (lambda r, c, b: self.default_response(r)))(req, conn, self)
+            conn_tokens = [v.lower() for v in req.values("connection")]
+            closing = "close" in conn_tokens or (req.version == "HTTP/1.0" and
+                                                 "keep-alive" not in conn_tokens)
+            if self.respond:
+                out = self.respond(req, conn, self)
+            else:
+                out = self.default_response(req, closing)
             if out is None:
                 return
             conn.sendall(out)
-            conn_tokens = [v.lower() for v in req.values("connection")]
-            if "close" in conn_tokens or (req.version == "HTTP/1.0" and
-                                          "keep-alive" not in conn_tokens):
+            if closing:
                 return
 
 
