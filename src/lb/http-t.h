@@ -100,6 +100,7 @@ struct http_session {
 	struct lb_server *tried[CONF_MAX_RETRIES + 2];
 	int ntried;
 	uint64_t connect_start_ns;
+	bool reached;                     /* a server took the request and failed it */
 	bool response_started;            /* a byte of the final response head came */
 	bool res_head;                    /* the final response head is parsed */
 	bool server_reusable;

@@ -410,6 +410,7 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	const struct lb_conf *conf = s->gen->conf;
 	s->start_ns = loop_clock_ns();
 	s->logged = false;
+	s->reached = false;
 	s->requests++;
 	atomic_fetch_add_explicit(&s->lst->requests, 1, memory_order_relaxed);
 	copy_text(s->method, sizeof(s->method), req->method, req->method_len);
@@ -600,7 +601,9 @@ static void attach_server(struct http_session *s)
 		return;
 	}
 	log_debug("no server could take a request for pool %s", pool->conf.name);
-	fail_request(s, 503);
+	/* A server that took the request and failed it is a bad gateway;
+	 * none reachable at all is unavailability. */
+	fail_request(s, s->reached ? 502 : 503);
 }
 
 /* The server closed or failed before a byte of the response: retry the
@@ -609,6 +612,7 @@ static void server_gave_up(struct http_session *s, int rc)
 {
 	log_debug("server %s/%s: %s before a response", s->srv ? s->srv->pool_name : "-",
 		  s->srv ? s->srv->conf.name : "-", err_str(rc));
+	s->reached = true;
 	if (s->idempotent && s->replayable && !s->response_started) {
 		release_server(s, false);
 		buf_reset(&s->sin);
