@@ -63,15 +63,19 @@ def test_stats_document(two_pools):
     assert st["version"] == subprocess.run([lb.proc.args[0], "version"], capture_output=True,
                                            text=True).stdout.split()[1]
     front, back = st["listeners"]
-    assert front == {"name": "front", "bind": lb.front, "mode": "tcp", "pool": "web",
-                     "max_conns": 10000, "active": 0, "total": 3, "refused": 0}
-    assert back == {"name": "back", "bind": lb.back, "mode": "tcp", "pool": "api",
-                    "max_conns": 50, "active": 0, "total": 1, "refused": 0}
+    no_errors = {"400": 0, "408": 0, "413": 0, "431": 0, "502": 0, "503": 0, "504": 0}
+    assert front == {"name": "front", "bind": lb.front, "mode": "tcp", "tls": False, "pool": "web",
+                     "max_conns": 10000, "active": 0, "total": 3, "refused": 0,
+                     "requests": 0, "errors": no_errors}
+    assert back == {"name": "back", "bind": lb.back, "mode": "tcp", "tls": False, "pool": "api",
+                    "max_conns": 50, "active": 0, "total": 1, "refused": 0,
+                    "requests": 0, "errors": no_errors}
     web, api = st["pools"]
     assert (web["name"], web["balance"], web["health_check"]) == ("web", "roundrobin", "http")
     assert (api["name"], api["balance"], api["health_check"]) == ("api", "leastconn", "none")
     keys = {"name", "address", "state", "weight", "active", "total", "sent_bytes",
-            "received_bytes", "connect_errors", "health_transitions", "response_time_us"}
+            "received_bytes", "connect_errors", "health_transitions", "response_time_us",
+            "requests", "responses"}
     for s in web["servers"] + api["servers"]:
         assert set(s) == keys
         assert s["state"] == "up" and s["active"] == 0 and s["connect_errors"] == 0

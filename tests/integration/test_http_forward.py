@@ -256,6 +256,7 @@ def test_pipelined_requests_answered_in_order(http_backend, http_lb):
         for m in ("GET", "POST", "HEAD", "GET", "PUT", "GET"):
             got.append(c.response(m))
         assert c.closed()
+    assert got[-1].get("Connection").lower() == "close"
     assert [r.body for r in got] == [b"GET /1 0\n", b"POST /2 3000\n", b"", b"GET /4 0\n",
                                      b"PUT /5 2\n", b"GET /6 0\n"]
     assert got[2].get("Content-Length") == str(len(b"HEAD /3 0\n"))
@@ -278,6 +279,7 @@ def test_http10_client(http_backend, http_lb):
     rs, rest, closed = exchange_raw(lb.addr, b"GET /old HTTP/1.0\r\nUser-Agent: ancient\r\n\r\n")
     assert closed and rest == b""
     assert [(r.status, r.body) for r in rs] == [(200, b"rec\n")]
+    assert rs[0].get("Connection").lower() == "close", rs[0]
     assert be.requests[0].request_line == "GET /old HTTP/1.0"
     assert be.requests[0].get("User-Agent") == "ancient"
 
@@ -309,7 +311,8 @@ def test_close_delimited_response_reaches_a_11_client(http_backend, http_lb):
         assert r.body == body
         if r.framing == "length" or r.framing == "chunked":
             c.close()  # re-framed: fine
-        else:
+        else:  # strata closes the client connection: it says so
+            assert r.get("Connection").lower() == "close", r
             assert c.closed()
 
 
