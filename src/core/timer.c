@@ -1,6 +1,7 @@
 #include "core/timer.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static void place(struct timer_heap *h, size_t i, struct timer *t)
@@ -9,12 +10,19 @@ static void place(struct timer_heap *h, size_t i, struct timer *t)
 	t->slot = i + 1;
 }
 
+/* Heap order: deadline, then arming order. */
+static bool before(const struct timer *a, const struct timer *b)
+{
+	return a->deadline_ms < b->deadline_ms ||
+	       (a->deadline_ms == b->deadline_ms && a->seq < b->seq);
+}
+
 static void sift_up(struct timer_heap *h, size_t i)
 {
 	struct timer *t = h->items[i];
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
-		if (h->items[parent]->deadline_ms <= t->deadline_ms)
+		if (!before(t, h->items[parent]))
 			break;
 		place(h, i, h->items[parent]);
 		i = parent;
@@ -29,10 +37,9 @@ static void sift_down(struct timer_heap *h, size_t i)
 		size_t child = 2 * i + 1;
 		if (child >= h->count)
 			break;
-		if (child + 1 < h->count &&
-		    h->items[child + 1]->deadline_ms < h->items[child]->deadline_ms)
+		if (child + 1 < h->count && before(h->items[child + 1], h->items[child]))
 			child++;
-		if (t->deadline_ms <= h->items[child]->deadline_ms)
+		if (!before(h->items[child], t))
 			break;
 		place(h, i, h->items[child]);
 		i = child;
@@ -59,6 +66,7 @@ int timer_arm(struct timer_heap *h, struct timer *t, uint64_t deadline_ms)
 	if (t->slot) {
 		uint64_t old = t->deadline_ms;
 		t->deadline_ms = deadline_ms;
+		t->seq = ++h->seq;  /* a later key than before unless the deadline moved up */
 		if (deadline_ms < old)
 			sift_up(h, t->slot - 1);
 		else
@@ -74,6 +82,7 @@ int timer_arm(struct timer_heap *h, struct timer *t, uint64_t deadline_ms)
 		h->cap = cap;
 	}
 	t->deadline_ms = deadline_ms;
+	t->seq = ++h->seq;
 	place(h, h->count++, t);
 	sift_up(h, h->count - 1);
 	return 0;
@@ -87,7 +96,8 @@ uint64_t timer_next(const struct timer_heap *h)
 size_t timer_expire(struct timer_heap *h, uint64_t now_ms)
 {
 	size_t ran = 0;
-	while (h->count && h->items[0]->deadline_ms <= now_ms) {
+	uint64_t last = h->seq;
+	while (h->count && h->items[0]->deadline_ms <= now_ms && h->items[0]->seq <= last) {
 		struct timer *t = h->items[0];
 		timer_cancel(h, t);
 		t->fn(t);

@@ -19,6 +19,7 @@ typedef void (*timer_fn)(struct timer *t);
 
 struct timer {
 	uint64_t deadline_ms;  /* monotonic milliseconds */
+	uint64_t seq;          /* arming order: equal deadlines fire first-armed first */
 	size_t slot;           /* index in the heap + 1; 0 = not armed */
 	timer_fn fn;
 };
@@ -27,12 +28,14 @@ struct timer_heap {
 	struct timer **items;
 	size_t count;
 	size_t cap;
+	uint64_t seq;          /* the last arming's sequence number */
 };
 
 /* Set the callback once; the timer starts unarmed. */
 static inline void timer_init(struct timer *t, timer_fn fn)
 {
 	t->deadline_ms = 0;
+	t->seq = 0;
 	t->slot = 0;
 	t->fn = fn;
 }
@@ -53,7 +56,10 @@ uint64_t timer_next(const struct timer_heap *h);
 
 /*
  * timer_expire - disarm and run, in deadline order, every timer due at
- * `now_ms`. A callback may arm or cancel any timer, itself included.
+ * `now_ms` that was armed before this call. A callback may arm or cancel
+ * any timer, itself included; one it arms for a deadline already due runs
+ * at the next call, so a callback that re-arms itself with no delay (to
+ * yield) lets the loop look at I/O in between instead of spinning here.
  * Returns the number of callbacks run.
  */
 size_t timer_expire(struct timer_heap *h, uint64_t now_ms);

@@ -16,7 +16,7 @@
 #include "net/tls.h"
 #include "proto/http1.h"
 
-#define METHOD_MAX    16           /* copies kept for the access log */
+#define METHOD_MAX    64           /* copies kept for the access log */
 #define TARGET_MAX    512
 #define RID_MAX       65
 
@@ -48,6 +48,7 @@ struct http_body {
 	uint64_t remaining;               /* FRAME_LENGTH */
 	struct http1_chunked chunked;
 	uint64_t data;                    /* body data bytes so far */
+	bool dechunk;                     /* FRAME_CHUNKED: pass the data on, not the coding */
 	bool done;
 };
 

@@ -178,6 +178,21 @@ static int body_move(struct http_body *b, struct buf *in, struct buf *out)
 		b->remaining -= take;
 		b->data += take;
 		b->done = b->remaining == 0;
+	} else if (b->frame == FRAME_CHUNKED && b->dechunk) {
+		int rc = ERR_AGAIN;
+		while (buf_pending(in) && rc == ERR_AGAIN) {
+			size_t used, len;
+			const char *data;
+			rc = http1_chunked_decode(&b->chunked, in->data + in->off, buf_pending(in),
+						  &used, &data, &len);
+			if (rc == ERR_PARSE)
+				return ERR_PARSE;
+			buf_append(out, data, len);
+			b->data += len;
+			buf_consume(in, used);
+		}
+		b->done = rc == 0;
+		return out->oom ? -ENOMEM : 0;
 	} else if (b->frame == FRAME_CHUNKED) {
 		size_t used = 0, data = 0;
 		int rc = http1_chunked_feed(&b->chunked, in->data + in->off, avail, &used, &data);
@@ -636,6 +651,7 @@ static void answer_head(struct http_session *s, const struct http1_response *res
 	struct rewrite_response rw = {
 		.close_client = close_client,
 		.client_minor = s->minor,
+		.dechunk = s->res_body.dechunk,
 	};
 	if (s->set_cookie && s->srv && res->status >= 200) {
 		rw.cookie_name = s->pool->conf.cookie;
@@ -694,8 +710,11 @@ static bool read_response_head(struct http_session *s)
 	else
 		body_init(&s->res_body, FRAME_NONE, 0);
 	s->server_reusable = res->keep_alive;
+	/* An HTTP/1.0 client cannot read chunked coding (RFC 9112 section 6.1):
+	 * it gets the data, ended by the close. */
+	s->res_body.dechunk = s->minor == 0 && res->body == HTTP1_BODY_CHUNKED;
 	bool close_client = !s->keep_alive || res->body == HTTP1_BODY_UNTIL_CLOSE ||
-			    s->w->lb->draining;
+			    s->res_body.dechunk || s->w->lb->draining;
 	s->keep_alive = !close_client;
 	unsigned cls = (unsigned)res->status / 100 - 1;
 	if (cls < 5)
@@ -803,11 +822,14 @@ static bool forward_request(struct http_session *s)
 	bool progress = false;
 	struct http_body *b = &s->req_body;
 	if (!b->done && buf_pending(&s->cin)) {
-		/* Appending may move the unsent bytes to the buffer's start,
-		 * losing the sent ones a retry would need. */
-		if (s->sout.off > 0 && s->sout.cap - s->sout.len < buf_pending(&s->cin))
-			s->replayable = false;
+		/* A buffer with sent bytes makes room by dropping them; while a
+		 * retry may need them, it must grow instead. */
+		size_t sent = s->sout.off;
+		if (s->replayable)
+			s->sout.off = 0;
 		int rc = body_move(b, &s->cin, &s->sout);
+		if (s->replayable)
+			s->sout.off = sent;
 		if (rc < 0) {
 			fail_request(s, rc == ERR_PARSE ? 400 : 503);
 			return true;
@@ -851,7 +873,8 @@ static bool forward_response(struct http_session *s)
 {
 	bool progress = false;
 	struct srvconn *sc = s->sc;
-	bool want = s->res_head ? buf_pending(&s->sin) == 0 && buf_pending(&s->cout) < OUT_HIGH
+	bool want = s->res_head ? !s->res_body.done && buf_pending(&s->sin) == 0 &&
+				  buf_pending(&s->cout) < OUT_HIGH
 				: buf_pending(&s->sin) < s->lconf->max_header_size;
 	if (want && sc->end.readable) {
 		ssize_t n = end_read(s->w, &sc->end, NULL, &s->sin);

@@ -42,6 +42,7 @@ struct rewrite_response {
 	const char *cookie_value;
 	bool close_client;           /* Connection: close */
 	int client_minor;            /* 0: an HTTP/1.0 client kept alive is told so */
+	bool dechunk;                /* the body goes out decoded: drop Transfer-Encoding */
 };
 
 /*

@@ -400,13 +400,16 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
-		       size_t *used, size_t *data_bytes)
+/* The framer behind http1_chunked_feed and http1_chunked_decode: with a
+ * non-NULL `seg`, it stops after the first run of chunk data and sets *seg
+ * to where that run starts. */
+static int chunked_run(struct http1_chunked *c, const char *buf, size_t len,
+		       size_t *used, size_t *data_bytes, size_t *seg)
 {
 	size_t i = 0, data = 0;
 	int rc = ERR_AGAIN;
 
-	while (i < len && rc == ERR_AGAIN) {
+	while (i < len && rc == ERR_AGAIN && !(seg && data)) {
 		unsigned char ch = (unsigned char)buf[i];
 		switch (c->state) {
 		case CH_SIZE: {
@@ -449,6 +452,8 @@ int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 			size_t n = len - i;
 			if (n > c->remaining)
 				n = (size_t)c->remaining;
+			if (seg)
+				*seg = i;
 			c->remaining -= n;
 			i += n;
 			data += n;
@@ -517,4 +522,19 @@ bad:
 	if (data_bytes)
 		*data_bytes = data;
 	return ERR_PARSE;
+}
+
+int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
+		       size_t *used, size_t *data_bytes)
+{
+	return chunked_run(c, buf, len, used, data_bytes, NULL);
+}
+
+int http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+			 size_t *used, const char **data, size_t *data_len)
+{
+	size_t seg = 0;
+	int rc = chunked_run(c, buf, len, used, data_len, &seg);
+	*data = buf + seg;
+	return rc;
 }

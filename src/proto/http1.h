@@ -154,4 +154,13 @@ static inline void http1_chunked_init(struct http1_chunked *c)
 int http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
 		       size_t *used, size_t *data_bytes);
 
+/*
+ * http1_chunked_decode - like http1_chunked_feed, but stops after the first
+ * run of chunk data, which it points to with *data and *data_len (0 when
+ * the bytes consumed hold framing only). Call again with the rest of the
+ * input for the next run: a decoder passes the runs on without the framing.
+ */
+int http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+			 size_t *used, const char **data, size_t *data_len);
+
 #endif

@@ -120,5 +120,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ra != ERR_PARSE && rb != ERR_PARSE &&
 	    (ra != rb || used_a != used_b1 + used_b2 || data_a != data_b1 + data_b2))
 		abort();
+
+	/* Decoding run by run agrees with framing in one go. */
+	struct http1_chunked d;
+	http1_chunked_init(&d);
+	size_t pos = 0, decoded = 0;
+	int rd = ERR_AGAIN;
+	while (pos < size && rd == ERR_AGAIN) {
+		size_t used, len;
+		const char *run;
+		rd = http1_chunked_decode(&d, buf + pos, size - pos, &used, &run, &len);
+		if (run < buf + pos || run + len > buf + pos + used)
+			abort();
+		pos += used;
+		decoded += len;
+	}
+	if (ra != ERR_PARSE && (rd != ra || pos != used_a || decoded != data_a))
+		abort();
 	return 0;
 }

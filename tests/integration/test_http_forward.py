@@ -561,6 +561,18 @@ def test_early_close_not_retried_for_post(http_backend, http_lb, method):
     assert seen == [(method, b"charge-card")], "a %s reached %d servers" % (method, len(seen))
 
 
+@pytest.mark.parametrize("size,attempts", [(16000, 2), (16 * 1024, 2), (16 * 1024 + 1, 1)])
+def test_early_close_retry_body_limit(http_backend, http_lb, size, attempts):
+    """An idempotent request is retried only while its body (<= 16 KB) is held."""
+    a = http_backend("a", respond=closer)
+    b = http_backend("b", respond=closer)
+    lb = http_lb([a, b])
+    rs, _, _ = exchange_raw(lb.addr, build_request("PUT", "/x", body=b"q" * size))
+    got = [len(q.body) for s in (a, b) for q in s.requests]
+    assert got == [size] * attempts
+    assert_error_response(rs[0], 502)
+
+
 def test_early_close_not_retried_for_a_large_put(http_backend, http_lb):
     a = http_backend("a", respond=closer)
     b = http_backend("b", respond=closer)

@@ -2,13 +2,11 @@
 default pool), the shipped example config, http config keys, and the
 command-line and config errors of the http mode (one line, exit 2)."""
 
-import pathlib
 import re
 
 import pytest
 
-from conftest import (REPO, HttpClient, build_request, free_addr, port_is_free, run_strata,
-                      wait_until)
+from conftest import REPO, HttpClient, build_request, free_addr, port_is_free, run_strata
 
 POOLS = ("web", "api", "images", "debug", "other", "canary", "both")
 

@@ -249,6 +249,44 @@ static void test_response_ambiguities_are_refused(void **state)
 			fail_msg("accepted response #%zu: %s", i, refused_responses[i]);
 }
 
+/* Decoding yields the chunk data without the framing, across any split. */
+static void test_chunked_decode(void **state)
+{
+	(void)state;
+	const char body[] = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+	size_t body_len = sizeof(body) - 1 - 4;
+	for (size_t cut = 0; cut <= body_len; cut++) {
+		struct http1_chunked c;
+		http1_chunked_init(&c);
+		char out[64];
+		size_t n = 0, pos = 0, used, len;
+		const char *data;
+		int rc = ERR_AGAIN;
+		/* First the bytes before the cut, then the rest. */
+		size_t ends[2] = { cut, sizeof(body) - 1 };
+		for (int part = 0; part < 2 && rc == ERR_AGAIN; part++) {
+			while (pos < ends[part] && rc == ERR_AGAIN) {
+				rc = http1_chunked_decode(&c, body + pos, ends[part] - pos, &used, &data, &len);
+				assert_true(rc != ERR_PARSE);
+				memcpy(out + n, data, len);
+				n += len;
+				pos += used;
+			}
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(pos, body_len);  /* NEXT is not the body's */
+		assert_int_equal(n, 11);
+		assert_memory_equal(out, "hello world", 11);
+	}
+	struct http1_chunked c;
+	size_t used, len;
+	const char *data;
+	http1_chunked_init(&c);
+	assert_int_equal(http1_chunked_decode(&c, "5\r\nhelloX", 10, &used, &data, &len), ERR_AGAIN);
+	assert_int_equal(len, 5);
+	assert_int_equal(http1_chunked_decode(&c, "X", 1, &used, &data, &len), ERR_PARSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_chunked_bodies),
+		cmocka_unit_test(test_chunked_decode),
 		cmocka_unit_test(test_response_framing),
 		cmocka_unit_test(test_response_ambiguities_are_refused),
 	};

@@ -94,9 +94,54 @@ static void test_callback_may_rearm_itself(void **state)
 	timer_expire(&h, 15);
 	assert_int_equal(self_runs, 1);
 	assert_true(timer_armed(&t));
-	timer_expire(&h, 100);
+	/* Re-armed for a time already due, it waits for the next pass: a timer
+	 * that keeps re-arming itself cannot hold the loop in timer_expire. */
+	assert_int_equal(timer_expire(&h, 100), 1);
+	assert_int_equal(self_runs, 2);
+	assert_true(timer_armed(&t));
+	assert_int_equal(timer_expire(&h, 100), 1);
 	assert_int_equal(self_runs, 3);
 	assert_false(timer_armed(&t));
+	timer_heap_free(&h);
+}
+
+static struct timer *forever_t;
+static int forever_runs;
+
+static void rearm_forever(struct timer *t)
+{
+	forever_runs++;
+	timer_arm(self_heap, t, 0);
+}
+
+static void rearm_other(struct timer *t)
+{
+	(void)t;
+	forever_runs++;
+	timer_arm(self_heap, forever_t, 0);
+}
+
+static void test_due_rearm_runs_next_pass_in_arming_order(void **state)
+{
+	(void)state;
+	struct timer_heap h = { 0 };
+	struct timer a, b, c;
+	self_heap = &h;
+	forever_runs = 0;
+	timer_init(&a, rearm_forever);
+	timer_init(&b, rearm_other);
+	timer_init(&c, rearm_forever);
+	forever_t = &c;
+	timer_arm(&h, &a, 0);
+	timer_arm(&h, &b, 0);
+	/* a and b are due; c, armed by b during the pass, and a's re-arm wait. */
+	assert_int_equal(timer_expire(&h, 0), 2);
+	assert_int_equal(h.items[0], &a);  /* equal deadlines: first armed first */
+	assert_int_equal(timer_expire(&h, 0), 2);
+	assert_int_equal(forever_runs, 4);
+	timer_cancel(&h, &a);
+	timer_cancel(&h, &c);
+	assert_int_equal(timer_next(&h), UINT64_MAX);
 	timer_heap_free(&h);
 }
 
@@ -134,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_fires_in_deadline_order),
 		cmocka_unit_test(test_rearm_and_cancel),
 		cmocka_unit_test(test_callback_may_rearm_itself),
+		cmocka_unit_test(test_due_rearm_runs_next_pass_in_arming_order),
 		cmocka_unit_test(test_many_random_timers_stay_ordered),
 	};
 	return cmocka_run_group_tests_name("timer", tests, NULL, NULL);
