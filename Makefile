@@ -103,6 +103,7 @@ fuzz: fuzz-build
 bench: strata
 	@scripts/install-deps.sh bench
 	bench/lb_tcp.sh
+	bench/lb_http.sh
 
 clean:
 	rm -rf $(B) strata
