@@ -1,9 +1,11 @@
-/* Differential test: strata's request parser against libhttp-parser
- * (Node.js's former parser, Debian's libhttp-parser-dev) over a generated
- * corpus of valid requests. Both must read every request the same way:
- * method, target, version, fields, framing and keep-alive. */
+/* Differential test: strata's request and response parsers against
+ * libhttp-parser (Node.js's former parser, Debian's libhttp-parser-dev) over
+ * generated corpora of valid messages. Both must read every message the same
+ * way: method, target or status, version, fields, framing (including a
+ * response read until close) and keep-alive. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -24,6 +26,9 @@ struct seen {
 	uint64_t content_length;
 	int chunked;
 	int keep_alive;
+	int needs_eof;           /* responses: the body ends when the server closes */
+	int head_request;        /* responses: the request was HEAD */
+	int message_done;
 };
 
 static void append(char *dst, size_t cap, const char *p, size_t n)
@@ -67,6 +72,21 @@ static int on_headers_complete(http_parser *p)
 	s->content_length = p->content_length == ULLONG_MAX ? 0 : p->content_length;
 	s->keep_alive = http_should_keep_alive(p);
 	return 1;  /* stop at the head */
+}
+
+/* Responses: read on into the body, which a response to HEAD has none of. */
+static int on_response_head(http_parser *p)
+{
+	struct seen *s = p->data;
+	on_headers_complete(p);
+	return s->head_request;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct seen *s = p->data;
+	s->message_done = 1;
+	return 0;
 }
 
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH" };
@@ -144,10 +164,99 @@ static void test_agrees_with_http_parser(void **state)
 	assert_true(n > 1000);
 }
 
+static const int statuses[] = { 200, 201, 204, 301, 304, 404, 500, 503 };
+static const char *const res_extras[] = {
+	"",
+	"Server: nginx\r\nContent-Type: text/html\r\n",
+	"Set-Cookie: a=1; Path=/\r\nCache-Control: no-cache\r\n",
+	"Connection: close\r\n",
+	"Connection: keep-alive\r\n",
+	"X-Empty:\r\nVia: 1.1 a, 1.1 b\r\n",
+};
+static const char *const res_bodies[] = { "", "Content-Length: 0\r\n", "Content-Length: 12\r\n",
+					  "Transfer-Encoding: chunked\r\n" };
+
+static void compare_response(const char *msg, bool head_request)
+{
+	struct http1_response res;
+	int rc = http1_parse_response(msg, strlen(msg), 32768, head_request, &res);
+	if (rc != 0)
+		fail_msg("strata refused a valid response: %s", msg);
+
+	struct seen s = { .head_request = head_request };
+	http_parser parser;
+	http_parser_settings settings = { 0 };
+	settings.on_header_field = on_field;
+	settings.on_header_value = on_value;
+	settings.on_headers_complete = on_response_head;
+	settings.on_message_complete = on_message_complete;
+	http_parser_init(&parser, HTTP_RESPONSE);
+	parser.data = &s;
+	http_parser_execute(&parser, &settings, msg, res.head_len);
+	if (!s.complete)
+		fail_msg("http-parser did not complete: %s", msg);
+	/* Asked after the head: in the callback, a response to HEAD is not yet
+	 * known to have no body. */
+	s.keep_alive = http_should_keep_alive(&parser);
+	/* A message still open after its head that the end of the stream
+	 * completes is one read until close. */
+	if (!s.message_done) {
+		http_parser_execute(&parser, &settings, msg, 0);
+		s.needs_eof = s.message_done && HTTP_PARSER_ERRNO(&parser) == HPE_OK;
+	}
+
+	assert_int_equal(parser.status_code, res.status);
+	assert_int_equal(parser.http_minor, res.minor);
+	assert_int_equal((size_t)s.nfields, res.nheaders);
+	for (int i = 0; i < s.nfields; i++) {
+		const struct http1_header *h = &res.headers[i];
+		if (strlen(s.names[i]) != h->name_len || memcmp(s.names[i], h->name, h->name_len) ||
+		    strlen(s.values[i]) != h->value_len || memcmp(s.values[i], h->value, h->value_len))
+			fail_msg("field %d differs (%s: [%s]): %s", i, s.names[i], s.values[i], msg);
+	}
+	/* http-parser sees the framing fields even where no body can follow
+	 * (HEAD, 204, 304); strata's body field says what is actually framed. */
+	bool bodiless = head_request || res.status == 204 || res.status == 304;
+	if (!bodiless) {
+		assert_int_equal(s.chunked, res.body == HTTP1_BODY_CHUNKED);
+		if (res.body == HTTP1_BODY_LENGTH)
+			assert_int_equal(s.content_length, res.content_length);
+		if (s.needs_eof != (res.body == HTTP1_BODY_UNTIL_CLOSE))
+			fail_msg("read-until-close differs (http-parser %d): %s", s.needs_eof, msg);
+	} else if (res.body != HTTP1_BODY_NONE) {
+		fail_msg("a body framed where none can be: %s", msg);
+	}
+	if (s.keep_alive != (int)res.keep_alive)
+		fail_msg("keep-alive differs (http-parser %d): %s", s.keep_alive, msg);
+}
+
+static void test_responses_agree_with_http_parser(void **state)
+{
+	(void)state;
+	char msg[1024];
+	int n = 0;
+	for (size_t st = 0; st < sizeof(statuses) / sizeof(statuses[0]); st++)
+		for (int minor = 0; minor <= 1; minor++)
+			for (size_t e = 0; e < sizeof(res_extras) / sizeof(res_extras[0]); e++)
+				for (size_t b = 0; b < sizeof(res_bodies) / sizeof(res_bodies[0]); b++)
+					for (int head = 0; head <= 1; head++) {
+						if ((minor == 0 && b == 3) ||
+						    (statuses[st] == 204 && b > 0))
+							continue;  /* chunked needs 1.1; a 204 frames nothing (RFC 9110 8.6) */
+						snprintf(msg, sizeof(msg), "HTTP/1.%d %d %s\r\n%s%s\r\n",
+							 minor, statuses[st], http1_reason(statuses[st]),
+							 res_extras[e], res_bodies[b]);
+						compare_response(msg, head);
+						n++;
+					}
+	assert_true(n > 500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agrees_with_http_parser),
+		cmocka_unit_test(test_responses_agree_with_http_parser),
 	};
 	return cmocka_run_group_tests_name("http1 vs http-parser", tests, NULL, NULL);
 }
