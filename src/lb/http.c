@@ -529,12 +529,7 @@ static struct lb_server *choose(struct http_session *s)
 
 static void note_connect_failure(struct http_session *s, int rc)
 {
-	struct lb_server *srv = s->srv;
-	const struct conf_pool *pc = &s->pool->conf;
-	atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
-	if (pc->check != CHECK_NONE)
-		server_report(srv, false, pc->rise, pc->fall, "connect", err_str(rc));
-	log_debug("connect to %s/%s failed: %s", srv->pool_name, srv->conf.name, err_str(rc));
+	server_connect_failed(s->srv, &s->pool->conf, rc);
 	release_server(s, false);
 }
 
@@ -542,14 +537,9 @@ static void on_connected(struct http_session *s)
 {
 	struct srvconn *sc = s->sc;
 	sc->connected = true;
-	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
-	metrics_hist_observe(&s->srv->connect_hist, us);
-	atomic_fetch_add_explicit(&s->srv->total, 1, memory_order_relaxed);
-	const struct conf_pool *pc = &s->pool->conf;
-	if (pc->check != CHECK_NONE)
-		server_report(s->srv, true, pc->rise, pc->fall, "connect", "ok");
+	server_connected(s->srv, &s->pool->conf, (loop_clock_ns() - s->connect_start_ns) / 1000);
 	s->last_active_ms = loop_now(s->w->loop);
-	arm(s, pc->response_timeout_ms);
+	arm(s, s->pool->conf.response_timeout_ms);
 }
 
 static void on_server(struct loop_io *io, uint32_t events)
@@ -602,12 +592,8 @@ static void attach_server(struct http_session *s)
 		}
 		int rc = srvconn_connect(w, srv, on_server, &sc);
 		if (err_is_shortage(rc)) {
-			/* Our shortage, not the server's fault: no retry helps. */
-			if (loop_now(l) >= w->next_fd_warning_ms) {
-				log_error("cannot connect to %s/%s: %s (logged every 10 s)",
-					  srv->pool_name, srv->conf.name, err_str(rc));
-				w->next_fd_warning_ms = loop_now(l) + 10000;
-			}
+			/* No retry helps: the shortage is ours. */
+			server_connect_shortage(w, srv, rc);
 			release_server(s, false);
 			break;
 		}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/log.h"
 
 struct lb_server *server_create(const char *pool_name, const struct conf_server *conf)
@@ -67,4 +68,30 @@ void server_observe_time(struct lb_server *s, uint64_t us)
 	uint64_t old = atomic_load_explicit(&s->ewma_us, memory_order_relaxed);
 	uint64_t next = old == 0 ? us : old - old / 8 + us / 8;
 	atomic_store_explicit(&s->ewma_us, next ? next : 1, memory_order_relaxed);
+}
+
+void server_connect_failed(struct lb_server *s, const struct conf_pool *pc, int rc)
+{
+	atomic_fetch_add_explicit(&s->connect_errors, 1, memory_order_relaxed);
+	if (pc->check != CHECK_NONE)
+		server_report(s, false, pc->rise, pc->fall, "connect", err_str(rc));
+	log_debug("connect to %s/%s failed: %s", s->pool_name, s->conf.name, err_str(rc));
+}
+
+void server_connected(struct lb_server *s, const struct conf_pool *pc, uint64_t us)
+{
+	metrics_hist_observe(&s->connect_hist, us);
+	atomic_fetch_add_explicit(&s->total, 1, memory_order_relaxed);
+	if (pc->check != CHECK_NONE)
+		server_report(s, true, pc->rise, pc->fall, "connect", "ok");
+}
+
+void server_connect_shortage(struct lb_worker *w, struct lb_server *s, int rc)
+{
+	uint64_t now = loop_now(w->loop);
+	if (now < w->next_fd_warning_ms)
+		return;
+	log_error("cannot connect to %s/%s: %s (logged every 10 s)", s->pool_name, s->conf.name,
+		  err_str(rc));
+	w->next_fd_warning_ms = now + 10000;
 }

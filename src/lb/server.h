@@ -38,4 +38,20 @@ void server_report(struct lb_server *s, bool ok, int rise, int fall,
  */
 void server_observe_time(struct lb_server *s, uint64_t us);
 
+/*
+ * server_connect_failed / server_connected - account the outcome of a
+ * proxy's connect to `s` of pool `pc`: counters, the connect-time histogram
+ * (`us`, microseconds), and a passive health observation when the pool has
+ * health checks. A failure is logged at debug level with its reason `rc`.
+ */
+void server_connect_failed(struct lb_server *s, const struct conf_pool *pc, int rc);
+void server_connected(struct lb_server *s, const struct conf_pool *pc, uint64_t us);
+
+/*
+ * server_connect_shortage - a connect to `s` failed for want of strata's
+ * own descriptors or memory (rc): not the server's fault, so nothing is
+ * counted against it; logged at most every 10 s per worker `w`.
+ */
+void server_connect_shortage(struct lb_worker *w, struct lb_server *s, int rc);
+
 #endif

@@ -350,12 +350,7 @@ static void on_client(struct loop_io *io, uint32_t events)
 /* Account a failed connect to the current server and let it go. */
 static void note_connect_failure(struct tcp_session *s, int rc)
 {
-	struct lb_server *srv = s->srv;
-	const struct conf_pool *pc = &s->pool->conf;
-	atomic_fetch_add_explicit(&srv->connect_errors, 1, memory_order_relaxed);
-	if (pc->check != CHECK_NONE)
-		server_report(srv, false, pc->rise, pc->fall, "connect", err_str(rc));
-	log_debug("connect to %s/%s failed: %s", srv->pool_name, srv->conf.name, err_str(rc));
+	server_connect_failed(s->srv, &s->pool->conf, rc);
 	release_server(s);
 }
 
@@ -370,12 +365,7 @@ static void on_connected(struct tcp_session *s)
 {
 	struct loop *l = s->w->loop;
 	s->connected = true;
-	uint64_t us = (loop_clock_ns() - s->connect_start_ns) / 1000;
-	metrics_hist_observe(&s->srv->connect_hist, us);
-	atomic_fetch_add_explicit(&s->srv->total, 1, memory_order_relaxed);
-	const struct conf_pool *pc = &s->pool->conf;
-	if (pc->check != CHECK_NONE)
-		server_report(s->srv, true, pc->rise, pc->fall, "connect", "ok");
+	server_connected(s->srv, &s->pool->conf, (loop_clock_ns() - s->connect_start_ns) / 1000);
 	s->last_active_ms = loop_now(l);
 	loop_timer_arm(l, &s->timeout, s->lconf->idle_timeout_ms);
 	session_pump(s);
@@ -435,12 +425,8 @@ static void connect_next(struct tcp_session *s)
 		if (fd < 0) {
 			s->server.io.fd = -1;
 			if (err_is_shortage(fd)) {
-				/* Our shortage, not the server's fault: no retry helps. */
-				if (loop_now(l) >= s->w->next_fd_warning_ms) {
-					log_error("cannot connect to %s/%s: %s (logged every 10 s)",
-						  srv->pool_name, srv->conf.name, err_str(fd));
-					s->w->next_fd_warning_ms = loop_now(l) + 10000;
-				}
+				/* No retry helps: the shortage is ours. */
+				server_connect_shortage(s->w, srv, fd);
 				release_server(s);
 				break;
 			}

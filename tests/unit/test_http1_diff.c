@@ -89,6 +89,18 @@ static int on_message_complete(http_parser *p)
 	return 0;
 }
 
+static void same_fields(const struct seen *s, const struct http1_header *hs, size_t n,
+			const char *msg)
+{
+	assert_int_equal((size_t)s->nfields, n);
+	for (int i = 0; i < s->nfields; i++) {
+		const struct http1_header *h = &hs[i];
+		if (strlen(s->names[i]) != h->name_len || memcmp(s->names[i], h->name, h->name_len) ||
+		    strlen(s->values[i]) != h->value_len || memcmp(s->values[i], h->value, h->value_len))
+			fail_msg("field %d differs (%s: [%s]): %s", i, s->names[i], s->values[i], msg);
+	}
+}
+
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH" };
 static const char *const targets[] = { "/", "/a/b/c", "/search?q=x&y=%20z", "/x.png", "/api/v1/users/42" };
 static const char *const extras[] = {
@@ -129,13 +141,7 @@ static void compare(const char *msg)
 	if (strlen(s.url) != req.target_len || memcmp(s.url, req.target, req.target_len) != 0)
 		fail_msg("target differs: %s", msg);
 	assert_int_equal(parser.http_minor, req.minor);
-	assert_int_equal((size_t)s.nfields, req.nheaders);
-	for (int i = 0; i < s.nfields; i++) {
-		const struct http1_header *h = &req.headers[i];
-		if (strlen(s.names[i]) != h->name_len || memcmp(s.names[i], h->name, h->name_len) ||
-		    strlen(s.values[i]) != h->value_len || memcmp(s.values[i], h->value, h->value_len))
-			fail_msg("field %d differs (%s: [%s]): %s", i, s.names[i], s.values[i], msg);
-	}
+	same_fields(&s, req.headers, req.nheaders, msg);
 	assert_int_equal(s.chunked, req.chunked);
 	assert_int_equal(s.content_length, req.content_length);
 	if (s.keep_alive != (int)req.keep_alive)
@@ -207,13 +213,7 @@ static void compare_response(const char *msg, bool head_request)
 
 	assert_int_equal(parser.status_code, res.status);
 	assert_int_equal(parser.http_minor, res.minor);
-	assert_int_equal((size_t)s.nfields, res.nheaders);
-	for (int i = 0; i < s.nfields; i++) {
-		const struct http1_header *h = &res.headers[i];
-		if (strlen(s.names[i]) != h->name_len || memcmp(s.names[i], h->name, h->name_len) ||
-		    strlen(s.values[i]) != h->value_len || memcmp(s.values[i], h->value, h->value_len))
-			fail_msg("field %d differs (%s: [%s]): %s", i, s.names[i], s.values[i], msg);
-	}
+	same_fields(&s, res.headers, res.nheaders, msg);
 	/* http-parser sees the framing fields even where no body can follow
 	 * (HEAD, 204, 304); strata's body field says what is actually framed. */
 	bool bodiless = head_request || res.status == 204 || res.status == 304;
