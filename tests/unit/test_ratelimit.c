@@ -1,0 +1,236 @@
+/* Rate limiting: exact allow/deny sequences of every algorithm on a fake
+ * clock, the fixed window's edge burst, refill rounding, redis-cell's GCRA
+ * figures, and the sliding log's guarantee checked by brute force. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "algo/ratelimit.h"
+#include "core/err.h"
+
+#define MS 1000000ULL
+#define S  1000000000ULL
+
+static struct rl_result decide(const struct rl_policy *p, struct rl_state *st, uint64_t now,
+			       uint64_t cost)
+{
+	struct rl_result r;
+	assert_int_equal(rl_decide(p, st, now, cost, &r), 0);
+	return r;
+}
+
+static void test_token_bucket(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_TOKEN, 10, 1 * S, 10 };
+	struct rl_state st = { 0 };
+	for (int i = 0; i < 10; i++) {
+		struct rl_result r = decide(&p, &st, 0, 1);
+		assert_true(r.allowed);
+		assert_int_equal(r.remaining, 9 - i);
+	}
+	struct rl_result r = decide(&p, &st, 0, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 100 * MS);   /* one token per 100 ms */
+	assert_int_equal(r.reset_after_ns, 1 * S);      /* full again after a second */
+	assert_false(decide(&p, &st, 100 * MS - 1, 1).allowed);
+	assert_true(decide(&p, &st, 100 * MS, 1).allowed);
+	assert_false(decide(&p, &st, 100 * MS, 1).allowed);
+	/* A long pause refills to the burst, not beyond. */
+	r = decide(&p, &st, 60 * S, 1);
+	assert_true(r.allowed);
+	assert_int_equal(r.remaining, 9);
+	/* A cost above the burst can never pass. */
+	r = decide(&p, &st, 61 * S, 11);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, UINT64_MAX);
+}
+
+static void test_token_refill_rounding(void **state)
+{
+	(void)state;
+	/* 3 per second: a token every 333,333,333.3 ns, never earlier. */
+	struct rl_policy p = { RL_TOKEN, 3, 1 * S, 1 };
+	struct rl_state st = { 0 };
+	assert_true(decide(&p, &st, 0, 1).allowed);
+	struct rl_result r = decide(&p, &st, 0, 1);
+	assert_int_equal(r.retry_after_ns, 333333334);
+	assert_false(decide(&p, &st, 333333333, 1).allowed);
+	assert_true(decide(&p, &st, 333333334, 1).allowed);
+	/* No drift: with room for the fractions (burst 3), a bucket emptied at
+	 * 0 and polled every microsecond earns exactly 3 tokens in one second,
+	 * the last at exactly 1 s. */
+	struct rl_policy q = { RL_TOKEN, 3, 1 * S, 3 };
+	struct rl_state s3 = { 0 };
+	assert_true(decide(&q, &s3, 0, 3).allowed);
+	int allowed = 0;
+	for (uint64_t t = 1000; t < 1 * S; t += 1000)
+		allowed += decide(&q, &s3, t, 1).allowed;
+	assert_int_equal(allowed, 2);
+	assert_true(decide(&q, &s3, 1 * S, 1).allowed);
+}
+
+static void test_leaky_bucket(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_LEAKY, 2, 1 * S, 3 };   /* drains 2/s, holds 3 */
+	struct rl_state st = { 0 };
+	uint64_t delays[3] = { 0, 500 * MS, 1000 * MS };
+	for (int i = 0; i < 3; i++) {
+		struct rl_result r = decide(&p, &st, 0, 1);
+		assert_true(r.allowed);
+		assert_int_equal(r.delay_ns, delays[i]);       /* its turn at the constant rate */
+	}
+	struct rl_result r = decide(&p, &st, 0, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 500 * MS);
+	assert_int_equal(r.reset_after_ns, 1500 * MS);
+	r = decide(&p, &st, 500 * MS, 1);
+	assert_true(r.allowed);
+	assert_int_equal(r.delay_ns, 1000 * MS);
+	assert_int_equal(r.remaining, 0);
+}
+
+static void test_fixed_window_edge_burst(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_FIXED, 5, 1 * S, 0 };
+	struct rl_state st = { 0 };
+	for (int i = 0; i < 5; i++)
+		assert_true(decide(&p, &st, 999 * MS, 1).allowed);
+	struct rl_result r = decide(&p, &st, 999 * MS, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 1 * MS);      /* the window ends */
+	/* The flaw the notes describe: 10 requests within 2 ms across the edge. */
+	for (int i = 0; i < 5; i++)
+		assert_true(decide(&p, &st, 1000 * MS, 1).allowed);
+	r = decide(&p, &st, 1000 * MS, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 1 * S);
+	assert_int_equal(r.remaining, 0);
+}
+
+static void test_sliding_log_is_exact(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_LOG, 5, 1 * S, 0 };
+	struct rl_state st = { 0 };
+	for (int i = 0; i < 5; i++)
+		assert_true(decide(&p, &st, 999 * MS, 1).allowed);
+	/* No edge burst: the 5 stay in the window until 1999 ms. */
+	struct rl_result r = decide(&p, &st, 1000 * MS, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 999 * MS);
+	assert_false(decide(&p, &st, 1999 * MS - 1, 1).allowed);
+	r = decide(&p, &st, 1999 * MS, 3);
+	assert_true(r.allowed);
+	assert_int_equal(r.remaining, 2);
+	rl_state_free(&st);
+
+	/* Brute force: on a random trace, never more than `limit` allowed in any
+	 * window of one period. */
+	struct rl_policy q = { RL_LOG, 20, 100 * MS, 0 };
+	struct rl_state s2 = { 0 };
+	uint64_t times[4000];
+	int n = 0;
+	uint64_t t = 0;
+	srand(7);
+	for (int i = 0; i < 20000 && n < 4000; i++) {
+		t += (uint64_t)(rand() % 3000) * 1000;
+		if (decide(&q, &s2, t, 1).allowed)
+			times[n++] = t;
+	}
+	for (int i = 0, j = 0; i < n; i++) {
+		while (times[i] - times[j] >= q.period_ns)
+			j++;
+		assert_true(i - j + 1 <= 20);
+	}
+	rl_state_free(&s2);
+}
+
+static void test_sliding_window_counter(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_SLIDING, 10, 1 * S, 0 };
+	struct rl_state st = { 0 };
+	for (int i = 0; i < 10; i++)
+		assert_true(decide(&p, &st, 900 * MS, 1).allowed);
+	/* At the start of the next window the previous one still counts fully. */
+	struct rl_result r = decide(&p, &st, 1000 * MS, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 100 * MS);    /* 10 x 0.9 + 0 + 1 <= 10 at 1100 ms */
+	/* Half way, the previous 10 weigh 5: five more pass, the sixth not. */
+	for (int i = 0; i < 5; i++)
+		assert_true(decide(&p, &st, 1500 * MS, 1).allowed);
+	r = decide(&p, &st, 1500 * MS, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 100 * MS);    /* 10 x 0.4 + 5 + 1 = 10 */
+	assert_int_equal(r.reset_after_ns, 1500 * MS);
+	/* Two idle windows later nothing is remembered. */
+	r = decide(&p, &st, 3500 * MS, 10);
+	assert_true(r.allowed);
+}
+
+static void test_gcra_matches_redis_cell(void **state)
+{
+	(void)state;
+	/* CL.THROTTLE user123 15 30 60 1: burst 15 + 1, 30 per 60 s. */
+	struct rl_policy p = { RL_GCRA, 30, 60 * S, 16 };
+	struct rl_state st = { 0 };
+	uint64_t now = 1000 * S;
+	struct rl_result r = decide(&p, &st, now, 1);
+	assert_true(r.allowed);
+	assert_int_equal(r.limit, 16);
+	assert_int_equal(r.remaining, 15);
+	assert_int_equal(r.reset_after_ns, 2 * S);
+	for (int i = 14; i >= 0; i--) {
+		r = decide(&p, &st, now, 1);
+		assert_true(r.allowed);
+		assert_int_equal(r.remaining, (uint64_t)i);
+	}
+	r = decide(&p, &st, now, 1);
+	assert_false(r.allowed);
+	assert_int_equal(r.retry_after_ns, 2 * S);
+	assert_int_equal(r.reset_after_ns, 32 * S);
+	assert_true(decide(&p, &st, now + 2 * S, 1).allowed);
+	assert_false(decide(&p, &st, now + 2 * S, 1).allowed);
+}
+
+static void test_policies_and_names(void **state)
+{
+	(void)state;
+	char err[128];
+	struct rl_policy ok = { RL_TOKEN, 10, 1 * S, 20 };
+	assert_int_equal(rl_policy_check(&ok, err, sizeof(err)), 0);
+	struct rl_policy bad[] = {
+		{ RL_TOKEN, 0, 1 * S, 1 }, { RL_FIXED, 1, 0, 0 }, { RL_GCRA, 10, 1 * S, 0 },
+		{ RL_LOG, RL_LOG_MAX + 1, 1 * S, 0 }, { RL_GCRA, 10, 5, 1 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(rl_policy_check(&bad[i], err, sizeof(err)), ERR_CONFIG);
+	enum rl_algo a;
+	for (int i = RL_TOKEN; i <= RL_GCRA; i++) {
+		assert_int_equal(rl_algo_parse(rl_algo_name((enum rl_algo)i), &a), 0);
+		assert_int_equal(a, i);
+	}
+	assert_int_equal(rl_algo_parse("bucket", &a), ERR_CONFIG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_token_bucket),
+		cmocka_unit_test(test_token_refill_rounding),
+		cmocka_unit_test(test_leaky_bucket),
+		cmocka_unit_test(test_fixed_window_edge_burst),
+		cmocka_unit_test(test_sliding_log_is_exact),
+		cmocka_unit_test(test_sliding_window_counter),
+		cmocka_unit_test(test_gcra_matches_redis_cell),
+		cmocka_unit_test(test_policies_and_names),
+	};
+	return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
+}
