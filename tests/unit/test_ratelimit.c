@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include "algo/ratelimit.h"
+#include "algo/rltable.h"
+#include <pthread.h>
+#include <stdio.h>
 #include "core/err.h"
 
 #define MS 1000000ULL
@@ -220,6 +223,73 @@ static void test_policies_and_names(void **state)
 	assert_int_equal(rl_algo_parse("bucket", &a), ERR_CONFIG);
 }
 
+static void test_table_bounds_and_expiry(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_TOKEN, 10, 1 * S, 10 };
+	struct rl_table *t;
+	assert_int_equal(rl_table_create(&p, 1000, &t), 0);
+	char key[32];
+	struct rl_result r;
+	/* Keys are separate: each has its own 10. */
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 10; i++) {
+			int n = snprintf(key, sizeof(key), "10.0.0.%d", k);
+			assert_int_equal(rl_table_decide(t, key, (size_t)n, 0, 1, &r), 0);
+			assert_true(r.allowed);
+		}
+	assert_false((rl_table_decide(t, "10.0.0.1", 8, 0, 1, &r), r.allowed));
+	assert_int_equal(rl_table_keys(t), 3);
+	/* Far more keys than the bound: the table never holds more. */
+	for (int k = 0; k < 50000; k++) {
+		int n = snprintf(key, sizeof(key), "client-%d", k);
+		rl_table_decide(t, key, (size_t)n, 1 * MS, 1, &r);
+		assert_true(rl_table_keys(t) <= 1000 + 64);
+	}
+	/* Each took a token at 1 ms: not idle at 50 ms, idle once refilled. */
+	rl_table_expire(t, 50 * MS);
+	assert_true(rl_table_keys(t) > 900);
+	rl_table_expire(t, 101 * MS);
+	assert_int_equal(rl_table_keys(t), 0);
+	assert_true(rl_table_entry_bytes(t) < 200);
+	rl_table_destroy(t);
+}
+
+struct race {
+	struct rl_table *t;
+	int allowed;
+};
+
+static void *hammer(void *arg)
+{
+	struct race *r = arg;
+	struct rl_result res;
+	for (int i = 0; i < 20000; i++) {
+		rl_table_decide(r->t, "shared", 6, 0, 1, &res);
+		r->allowed += res.allowed;
+	}
+	return NULL;
+}
+
+static void test_table_threads_share_one_limit(void **state)
+{
+	(void)state;
+	struct rl_policy p = { RL_GCRA, 1000, 1 * S, 500 };
+	struct rl_table *t;
+	assert_int_equal(rl_table_create(&p, 100, &t), 0);
+	struct race races[4] = { { t, 0 }, { t, 0 }, { t, 0 }, { t, 0 } };
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, hammer, &races[i]);
+	int total = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		total += races[i].allowed;
+	}
+	assert_int_equal(total, 500);   /* the burst, exactly, at one instant */
+	rl_table_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +301,8 @@ int main(void)
 		cmocka_unit_test(test_sliding_window_counter),
 		cmocka_unit_test(test_gcra_matches_redis_cell),
 		cmocka_unit_test(test_policies_and_names),
+		cmocka_unit_test(test_table_bounds_and_expiry),
+		cmocka_unit_test(test_table_threads_share_one_limit),
 	};
 	return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }

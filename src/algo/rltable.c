@@ -1,0 +1,191 @@
+#include "algo/rltable.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#define STRIPES 64
+
+struct entry {
+	struct entry *chain;              /* next in the hash bucket */
+	struct entry *older, *newer;      /* the stripe's LRU list */
+	uint64_t hash;
+	uint64_t idle_at_ns;              /* from then on the state is a fresh key's */
+	struct rl_state st;
+	uint8_t len;
+	char key[];
+};
+
+struct stripe {
+	pthread_mutex_t lock;
+	struct entry **buckets;
+	size_t nbuckets;                  /* a power of two */
+	struct entry *oldest, *newest;
+	size_t count, max;
+} __attribute__((aligned(64)));
+
+struct rl_table {
+	struct rl_policy policy;
+	struct stripe stripes[STRIPES];
+	_Atomic size_t keys;
+};
+
+int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table **out)
+{
+	struct rl_table *t = aligned_alloc(64, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->policy = *p;
+	size_t per = (max_keys + STRIPES - 1) / STRIPES;
+	size_t nb = 16;
+	while (nb < per)
+		nb *= 2;
+	for (int i = 0; i < STRIPES; i++) {
+		struct stripe *s = &t->stripes[i];
+		pthread_mutex_init(&s->lock, NULL);
+		s->max = per ? per : 1;
+		s->nbuckets = nb;
+		s->buckets = calloc(nb, sizeof(*s->buckets));
+		if (!s->buckets) {
+			rl_table_destroy(t);
+			return -ENOMEM;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+static void unlink_lru(struct stripe *s, struct entry *e)
+{
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		s->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		s->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+static void push_newest(struct stripe *s, struct entry *e)
+{
+	e->older = s->newest;
+	e->newer = NULL;
+	if (s->newest)
+		s->newest->newer = e;
+	else
+		s->oldest = e;
+	s->newest = e;
+}
+
+static void drop(struct rl_table *t, struct stripe *s, struct entry *e)
+{
+	struct entry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+	while (*pp != e)
+		pp = &(*pp)->chain;
+	*pp = e->chain;
+	unlink_lru(s, e);
+	rl_state_free(&e->st);
+	free(e);
+	s->count--;
+	atomic_fetch_sub_explicit(&t->keys, 1, memory_order_relaxed);
+}
+
+void rl_table_destroy(struct rl_table *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < STRIPES; i++) {
+		struct stripe *s = &t->stripes[i];
+		while (s->oldest)
+			drop(t, s, s->oldest);
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(t);
+}
+
+/* Idle keys go, oldest use first; a key used later but idle sooner waits
+ * for the ones before it (the LRU order is idle order for equal periods). */
+static void sweep(struct rl_table *t, struct stripe *s, uint64_t now_ns)
+{
+	while (s->oldest && s->oldest->idle_at_ns <= now_ns)
+		drop(t, s, s->oldest);
+}
+
+void rl_table_expire(struct rl_table *t, uint64_t now_ns)
+{
+	for (int i = 0; i < STRIPES; i++) {
+		struct stripe *s = &t->stripes[i];
+		pthread_mutex_lock(&s->lock);
+		sweep(t, s, now_ns);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
+		    uint64_t cost, struct rl_result *out)
+{
+	if (len > RLT_KEY_MAX)
+		len = RLT_KEY_MAX;
+	uint64_t h = XXH3_64bits(key, len);
+	struct stripe *s = &t->stripes[h % STRIPES];
+	pthread_mutex_lock(&s->lock);
+	sweep(t, s, now_ns);
+	struct entry *e = s->buckets[h & (s->nbuckets - 1)];
+	while (e && !(e->hash == h && e->len == len && memcmp(e->key, key, len) == 0))
+		e = e->chain;
+	if (!e) {
+		if (s->count >= s->max)
+			drop(t, s, s->oldest);
+		e = calloc(1, sizeof(*e) + len);
+		if (!e) {
+			pthread_mutex_unlock(&s->lock);
+			memset(out, 0, sizeof(*out));
+			out->allowed = true;
+			return -ENOMEM;
+		}
+		e->hash = h;
+		e->len = (uint8_t)len;
+		memcpy(e->key, key, len);
+		struct entry **b = &s->buckets[h & (s->nbuckets - 1)];
+		e->chain = *b;
+		*b = e;
+		s->count++;
+		atomic_fetch_add_explicit(&t->keys, 1, memory_order_relaxed);
+	} else {
+		unlink_lru(s, e);
+	}
+	push_newest(s, e);
+	int rc = rl_decide(&t->policy, &e->st, now_ns, cost, out);
+	e->idle_at_ns = out->reset_after_ns > UINT64_MAX - now_ns ? UINT64_MAX
+			: now_ns + out->reset_after_ns;
+	if (e->idle_at_ns == now_ns)
+		e->idle_at_ns++;  /* never idle before its own decision is over */
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0) {
+		out->allowed = true;
+		return rc;
+	}
+	return 0;
+}
+
+size_t rl_table_keys(struct rl_table *t)
+{
+	return atomic_load_explicit(&t->keys, memory_order_relaxed);
+}
+
+size_t rl_table_entry_bytes(const struct rl_table *t)
+{
+	size_t n = sizeof(struct entry) + 16 /* key, typical IPv4/IPv6 */ + sizeof(void *) /* bucket */;
+	if (t->policy.algo == RL_LOG)
+		n += t->policy.limit * sizeof(uint64_t);
+	return n;
+}

@@ -1,0 +1,56 @@
+/*
+ * rltable.h - per-key rate-limit state for one policy, shared by threads.
+ *
+ * Keys are byte strings (a client address, an API key, a cookie value) of
+ * up to RLT_KEY_MAX bytes. The table is split into stripes by key hash,
+ * each with its own lock, hash chains and a least-recently-used list, so
+ * threads deciding for different keys rarely meet.
+ *
+ * Memory is bounded: at most `max_keys` keys. A key whose state is back to
+ * a fresh key's (its reset time has passed) is idle and is dropped the next
+ * time its stripe is touched; when a stripe is full of keys that are not
+ * idle, a new key evicts the least recently used one - that key forgets
+ * its history, so the bound should be sized above the number of clients
+ * active within a period. Bytes per key: docs/RATELIMIT.md.
+ */
+#ifndef STRATA_RLTABLE_H
+#define STRATA_RLTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "algo/ratelimit.h"
+
+#define RLT_KEY_MAX 128
+
+struct rl_table;
+
+/*
+ * rl_table_create - a table for policy `p` (checked by the caller with
+ * rl_policy_check) holding at most `max_keys` keys (>= 1).
+ * Returns 0 and sets *out, or -ENOMEM. Free with rl_table_destroy.
+ */
+int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table **out);
+
+void rl_table_destroy(struct rl_table *t);
+
+/*
+ * rl_table_decide - rl_decide for `key` (len bytes; longer keys are cut
+ * to RLT_KEY_MAX) at `now_ns`. Thread-safe. Returns 0, or -ENOMEM when the
+ * key cannot be stored (the request is then allowed: a limiter short of
+ * memory must not take the service down; out->allowed says so).
+ */
+int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
+		    uint64_t cost, struct rl_result *out);
+
+/* rl_table_expire - drop every idle key now (a periodic sweep, so idle
+ * keys free their memory even when no traffic touches their stripe). */
+void rl_table_expire(struct rl_table *t, uint64_t now_ns);
+
+/* rl_table_keys - keys held now (approximate while other threads decide). */
+size_t rl_table_keys(struct rl_table *t);
+
+/* rl_table_entry_bytes - memory one key takes with this table's policy. */
+size_t rl_table_entry_bytes(const struct rl_table *t);
+
+#endif
