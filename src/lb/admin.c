@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "algo/rltable.h"
 #include "core/cli.h"
 #include "core/loop.h"
 #include "lb/gen.h"
@@ -128,6 +129,29 @@ void admin_collect(struct buf *out, void *arg)
 			metrics_sample(out, lnames[f][0], labels.data, v);
 		}
 	}
+	metrics_family(out, "strata_lb_ratelimit_decisions_total", "counter",
+		       "requests or connections counted by a rate-limit rule, by result");
+	for (int i = 0; i < g->nlimits; i++) {
+		for (int limited = 0; limited <= 1; limited++) {
+			buf_reset(&labels);
+			buf_puts(&labels, "rule=\"");
+			metrics_label_escape(&labels, g->limits[i].conf->name);
+			buf_puts(&labels, limited ? "\",result=\"limited\"" : "\",result=\"allowed\"");
+			buf_append(&labels, "", 1);
+			metrics_sample(out, "strata_lb_ratelimit_decisions_total", labels.data,
+				       load(limited ? &g->limits[i].limited : &g->limits[i].allowed));
+		}
+	}
+	metrics_family(out, "strata_lb_ratelimit_keys", "gauge", "client keys a rate-limit rule holds");
+	for (int i = 0; i < g->nlimits; i++) {
+		buf_reset(&labels);
+		buf_puts(&labels, "rule=\"");
+		metrics_label_escape(&labels, g->limits[i].conf->name);
+		buf_puts(&labels, "\"");
+		buf_append(&labels, "", 1);
+		metrics_sample(out, "strata_lb_ratelimit_keys", labels.data,
+			       rl_table_keys(g->limits[i].table));
+	}
 	metrics_family(out, "strata_lb_listener_requests_total", "counter", "http: requests received");
 	metrics_family(out, "strata_lb_listener_errors_total", "counter",
 		       "http: requests strata answered itself with an error, by status");
@@ -225,6 +249,16 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 				   (unsigned long long)load(&s->responses[4]));
 		}
 		buf_puts(out, "]}");
+	}
+	buf_puts(out, "],\"ratelimits\":[");
+	for (int i = 0; i < g->nlimits; i++) {
+		struct lb_limit *l = &g->limits[i];
+		buf_puts(out, i ? ",{" : "{");
+		json_kv_str(out, "name", l->conf->name, true);
+		json_kv_str(out, "rate", l->conf->rate_text, true);
+		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"keys\":%zu}",
+			   (unsigned long long)load(&l->allowed), (unsigned long long)load(&l->limited),
+			   rl_table_keys(l->table));
 	}
 	buf_puts(out, "]}\n");
 }

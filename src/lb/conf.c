@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "algo/ratelimit.h"
 #include "core/err.h"
 
 static const char *const balance_names[] = {
@@ -365,6 +366,95 @@ int conf_set_listener(struct conf_listener *l, const char *key, const char *valu
 	return rc;
 }
 
+/* ---- rate-limit rules ---- */
+
+void conf_limit_init(struct conf_limit *l, const char *name)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->match = LIMIT_ALL;
+	l->key = LIMIT_KEY_IP;
+	l->max_keys = 100000;
+}
+
+/* ALGO:LIMIT/PERIOD[:BURST], e.g. token:10/1s:20; burst defaults to limit. */
+static int parse_rate(const char *text, struct conf_limit *l)
+{
+	char copy[CONF_NAME_MAX];
+	if (strlen(text) >= sizeof(copy))
+		return ERR_CONFIG;
+	snprintf(copy, sizeof(copy), "%s", text);
+	char *colon = strchr(copy, ':'), *slash = strchr(copy, '/');
+	if (!colon || !slash || slash < colon)
+		return ERR_CONFIG;
+	*colon = '\0';
+	*slash = '\0';
+	char *burst = strchr(slash + 1, ':');
+	if (burst)
+		*burst++ = '\0';
+	enum rl_algo algo;
+	long limit, b = 0;
+	if (rl_algo_parse(copy, &algo) < 0 || cli_parse_long(colon + 1, 1, 1000000000, &limit) < 0 ||
+	    cli_parse_ms(slash + 1, &l->period_ms) < 0 ||
+	    (burst && cli_parse_long(burst, 1, 1000000000, &b) < 0))
+		return ERR_CONFIG;
+	l->algo = (int)algo;
+	l->limit = (uint64_t)limit;
+	l->burst = burst ? (uint64_t)b : (uint64_t)limit;
+	struct rl_policy p = { algo, l->limit, l->period_ms * 1000000ULL, l->burst };
+	char why[128];
+	if (rl_policy_check(&p, why, sizeof(why)) < 0)
+		return ERR_CONFIG;
+	snprintf(l->rate_text, sizeof(l->rate_text), "%s", text);
+	l->has_rate = true;
+	return 0;
+}
+
+int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
+		   char *err, size_t errlen)
+{
+	long n;
+	if (strcmp(key, "rate") == 0) {
+		if (parse_rate(value, l) < 0)
+			return fail(err, errlen, "rate: '%s' is not ALGO:LIMIT/PERIOD[:BURST] (like "
+				    "token:10/1s:20; ALGO token, leaky, fixed, log, sliding or gcra)", value);
+	} else if (strcmp(key, "match") == 0) {
+		char word[16] = "", arg[CONF_PATH_MAX] = "";
+		int k = sscanf(value, "%15s %255s", word, arg);
+		if (k == 1 && strcmp(word, "all") == 0)
+			l->match = LIMIT_ALL;
+		else if (k == 2 && strcmp(word, "prefix") == 0 && arg[0] == '/')
+			l->match = LIMIT_PREFIX;
+		else if (k == 2 && strcmp(word, "header") == 0 && valid_token(arg))
+			l->match = LIMIT_HEADER;
+		else if (k == 2 && strcmp(word, "pool") == 0 && valid_name(arg))
+			l->match = LIMIT_POOL;
+		else
+			return fail(err, errlen, "match: '%s' is not all, prefix /PATH, header NAME or "
+				    "pool NAME", value);
+		snprintf(l->match_arg, sizeof(l->match_arg), "%s", arg);
+	} else if (strcmp(key, "key") == 0) {
+		if (strcmp(value, "ip") == 0) {
+			l->key = LIMIT_KEY_IP;
+		} else if (strncmp(value, "header:", 7) == 0 && valid_token(value + 7)) {
+			l->key = LIMIT_KEY_HEADER;
+			snprintf(l->key_name, sizeof(l->key_name), "%s", value + 7);
+		} else if (strncmp(value, "cookie:", 7) == 0 && valid_token(value + 7)) {
+			l->key = LIMIT_KEY_COOKIE;
+			snprintf(l->key_name, sizeof(l->key_name), "%s", value + 7);
+		} else {
+			return fail(err, errlen, "key: '%s' is not ip, header:NAME or cookie:NAME", value);
+		}
+	} else if (strcmp(key, "max-keys") == 0) {
+		if (parse_count(key, value, 1, 100000000, &n, err, errlen) < 0)
+			return ERR_CONFIG;
+		l->max_keys = n;
+	} else {
+		return fail(err, errlen, "unknown key '%s' in [ratelimit %s]", key, l->name);
+	}
+	return 0;
+}
+
 /* ---- routes ---- */
 
 static const char *const match_names[] = { "host", "path", "prefix", "method", "header" };
@@ -470,7 +560,8 @@ static int start_section(struct file_state *st, const char *section)
 		return 0;
 	}
 	if (n != 2 || !valid_name(name))
-		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME] or [listen NAME]",
+		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME], [listen NAME] or "
+			    "[ratelimit NAME]",
 			    section);
 	if (strcmp(kind, "pool") == 0) {
 		for (int i = 0; i < c->npools; i++)
@@ -490,8 +581,18 @@ static int start_section(struct file_state *st, const char *section)
 		conf_listener_init(&c->listeners[c->nlisteners], name);
 		st->index = c->nlisteners++;
 		st->section = 3;
+	} else if (strcmp(kind, "ratelimit") == 0) {
+		for (int i = 0; i < c->nlimits; i++)
+			if (strcmp(c->limits[i].name, name) == 0)
+				return fail(st->err, st->errlen, "ratelimit '%s' is defined twice", name);
+		if (c->nlimits == CONF_MAX_LIMITS)
+			return fail(st->err, st->errlen, "more than %d ratelimit rules", CONF_MAX_LIMITS);
+		conf_limit_init(&c->limits[c->nlimits], name);
+		st->index = c->nlimits++;
+		st->section = 4;
 	} else {
-		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME] or [listen NAME]",
+		return fail(st->err, st->errlen, "section [%s]: expected [global], [pool NAME], [listen NAME] or "
+			    "[ratelimit NAME]",
 			    section);
 	}
 	return 0;
@@ -573,6 +674,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		rc = conf_set_global(st->conf, key, value, st->err, st->errlen);
 	else if (st->section == 2)
 		rc = conf_set_pool(&st->conf->pools[st->index], key, value, st->err, st->errlen);
+	else if (st->section == 4)
+		rc = conf_set_limit(&st->conf->limits[st->index], key, value, st->err, st->errlen);
 	else if (strcmp(key, "route") == 0)
 		rc = conf_add_route(st->conf, st->index, value, st->err, st->errlen);
 	else
@@ -671,6 +774,19 @@ int conf_validate(struct lb_conf *c, char *err, size_t errlen)
 		if (r->pool < 0)
 			return fail(err, errlen, "listener '%s': route to unknown pool '%s'", l->name,
 				    r->pool_name);
+	}
+	for (int i = 0; i < c->nlimits; i++) {
+		const struct conf_limit *l = &c->limits[i];
+		if (!l->has_rate)
+			return fail(err, errlen, "ratelimit '%s' has no rate", l->name);
+		if (l->match == LIMIT_POOL) {
+			int j = 0;
+			while (j < c->npools && strcmp(c->pools[j].name, l->match_arg) != 0)
+				j++;
+			if (j == c->npools)
+				return fail(err, errlen, "ratelimit '%s': unknown pool '%s'", l->name,
+					    l->match_arg);
+		}
 	}
 	/* A pool's http settings need every listener that reaches it in http mode. */
 	for (int i = 0; i < c->nlisteners; i++) {

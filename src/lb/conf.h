@@ -24,6 +24,7 @@
 #define CONF_MAX_ROUTES   64     /* per configuration */
 #define CONF_MAX_CONDS    4      /* per route */
 #define CONF_MAX_CERTS    8      /* per listener */
+#define CONF_MAX_LIMITS   16     /* rate-limit rules */
 
 enum conf_balance {
 	BALANCE_ROUNDROBIN,  /* smooth weighted round robin */
@@ -89,6 +90,24 @@ struct conf_route {
 	int pool;                        /* index into pools, set by validation */
 };
 
+/* A rate-limit rule (docs/RATELIMIT.md): what it matches, what it counts
+ * by, and the policy. */
+enum conf_limit_match { LIMIT_ALL, LIMIT_PREFIX, LIMIT_HEADER, LIMIT_POOL };
+enum conf_limit_key { LIMIT_KEY_IP, LIMIT_KEY_HEADER, LIMIT_KEY_COOKIE };
+
+struct conf_limit {
+	char name[CONF_NAME_MAX];
+	char rate_text[CONF_NAME_MAX];   /* as written: token:10/1s:20 */
+	int algo;                        /* enum rl_algo */
+	uint64_t limit, period_ms, burst;
+	enum conf_limit_match match;
+	char match_arg[CONF_PATH_MAX];   /* the prefix, header or pool name */
+	enum conf_limit_key key;
+	char key_name[CONF_NAME_MAX];    /* header or cookie name */
+	long max_keys;
+	bool has_rate;
+};
+
 struct conf_cert {
 	char cert[CONF_PATH_MAX];
 	char key[CONF_PATH_MAX];         /* "" when the key is in the cert file */
@@ -126,6 +145,8 @@ struct lb_conf {
 	int nlisteners;
 	struct conf_route routes[CONF_MAX_ROUTES];  /* in file order */
 	int nroutes;
+	struct conf_limit limits[CONF_MAX_LIMITS];  /* in file order */
+	int nlimits;
 	char access_log[CONF_PATH_MAX];  /* "off", "stdout", "stderr" or a file */
 };
 
@@ -178,6 +199,19 @@ int conf_set_pool(struct conf_pool *p, const char *key, const char *value,
 		  char *err, size_t errlen);
 int conf_set_listener(struct conf_listener *l, const char *key, const char *value,
 		      char *err, size_t errlen);
+
+/* conf_limit_init - a rule named `name`: match all, key ip, no rate yet. */
+void conf_limit_init(struct conf_limit *l, const char *name);
+
+/*
+ * conf_set_limit - one key of a [ratelimit NAME] section (or the
+ * --rate-limit flag, key "rate"): rate = ALGO:LIMIT/PERIOD[:BURST],
+ * match = all | prefix /P | header NAME | pool NAME,
+ * key = ip | header:NAME | cookie:NAME, max-keys = N.
+ * 0, or ERR_CONFIG with a message naming the key in err.
+ */
+int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
+		   char *err, size_t errlen);
 
 /*
  * conf_add_route - add "COND [COND...] -> POOL" as the next route of

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "lb/balance.h"
+#include "lb/limit.h"
 #include "lb/server.h"
 #include "net/tls.h"
 
@@ -147,6 +148,7 @@ static void gen_free(struct lb_gen *g)
 	}
 	for (int i = 0; i < CONF_MAX_LISTENERS; i++)
 		tls_server_destroy(g->tls[i]);
+	limit_free(g);
 	free(g->conf);
 	free(g);
 }
@@ -187,6 +189,8 @@ int gen_create(struct lb_conf *conf, struct lb_gen *prev, struct lb_gen **out,
 		if (rc < 0)
 			snprintf(err, errlen, "pool '%s': %s", conf->pools[i].name, err_str(rc));
 	}
+	if (rc == 0)
+		rc = limit_build(g, err, errlen);
 	for (int i = 0; i < conf->nlisteners && rc == 0; i++)
 		rc = build_tls(g, i, err, errlen);
 	for (int i = 0; i < conf->nlisteners && rc == 0; i++)

@@ -13,6 +13,7 @@
 #include "lb/access.h"
 #include "lb/balance.h"
 #include "lb/gen.h"
+#include "lb/limit.h"
 #include "lb/rewrite.h"
 #include "lb/route.h"
 #include "lb/server.h"
@@ -39,7 +40,7 @@ static _Thread_local struct http1_response parsed_res;
 
 int http_error_status(enum http_error_slot slot)
 {
-	static const int codes[] = { 400, 408, 413, 431, 502, 503, 504, 0 };
+	static const int codes[] = { 400, 408, 413, 429, 431, 502, 503, 504, 0 };
 	return codes[slot];
 }
 
@@ -306,7 +307,8 @@ static void log_request(struct http_session *s)
  * connection once it is sent. When part of a response already reached the
  * client, the connection is cut instead.
  */
-static void fail_request(struct http_session *s, int status)
+static void answer_error(struct http_session *s, int status, const struct lb_limit *limit,
+			 const struct rl_result *decision)
 {
 	atomic_fetch_add_explicit(&s->lst->errors[error_slot(status)], 1, memory_order_relaxed);
 	release_server(s, false);
@@ -322,14 +324,22 @@ static void fail_request(struct http_session *s, int status)
 	buf_reset(&s->cout);
 	buf_printf(&s->cout,
 		   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-		   "Connection: close\r\n\r\n%s",
-		   status, reason, blen, body);
+		   "Connection: close\r\n",
+		   status, reason, blen);
+	if (limit)
+		limit_headers(&s->cout, limit, decision);
+	buf_printf(&s->cout, "\r\n%s", body);
 	s->status = status;
 	s->bytes_out = buf_pending(&s->cout);
 	if (s->method[0] || status != 408)
 		log_request(s);
 	s->state = ST_CLOSING;
 	arm(s, s->lconf->idle_timeout_ms < 10000 ? s->lconf->idle_timeout_ms : 10000);
+}
+
+static void fail_request(struct http_session *s, int status)
+{
+	answer_error(s, status, NULL, NULL);
 }
 
 /* ---- the request ---- */
@@ -486,7 +496,15 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	const char *colon = host ? memchr(host, ':', host_len) : NULL;
 	if (colon && host[0] != '[')
 		rr.host_len = (size_t)(colon - host);
-	s->pool = &s->gen->pools[route_select(conf, s->listener, &rr)];
+	int pool = route_select(conf, s->listener, &rr);
+	s->pool = &s->gen->pools[pool];
+	struct rl_result decision;
+	const struct lb_limit *limit = s->gen->nlimits ?
+		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision) : NULL;
+	if (limit) {
+		answer_error(s, 429, limit, &decision);  /* it never reaches a server */
+		return;
+	}
 	request_key(s, req, rr.path, rr.path_len, target, target_len);
 	s->sticky = s->pool->conf.cookie[0] ? sticky_server(s, req) : NULL;
 	s->set_cookie = s->pool->conf.cookie[0] && !s->sticky;

@@ -13,8 +13,8 @@
  *
  * A server connection returns to the worker's pool only after a complete,
  * unambiguous exchange that both sides framed and kept alive; anything else
- * closes it. Errors strata answers itself (400, 405, 408, 413, 417, 431,
- * 502, 503, 504) close the client connection after the response.
+ * closes it. Errors strata answers itself (400, 405, 408, 413, 417, 429,
+ * 431, 502, 503, 504) close the client connection after the response.
  *
  * Everything runs on the worker thread that accepted the client.
  */
@@ -25,7 +25,7 @@
 
 /* Index of lb_listener.errors for the status codes strata answers with. */
 enum http_error_slot {
-	HTTP_ERR_400, HTTP_ERR_408, HTTP_ERR_413, HTTP_ERR_431,
+	HTTP_ERR_400, HTTP_ERR_408, HTTP_ERR_413, HTTP_ERR_429, HTTP_ERR_431,
 	HTTP_ERR_502, HTTP_ERR_503, HTTP_ERR_504, HTTP_ERR_OTHER,
 };
 

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "algo/ratelimit.h"
 #include "algo/ring.h"
 #include "core/buf.h"
 #include "core/loop.h"
@@ -79,7 +80,16 @@ struct lb_listener {
 	_Atomic uint64_t total;
 	_Atomic uint64_t refused;         /* closed at once: over max-conns */
 	_Atomic uint64_t requests;        /* http: requests received */
-	_Atomic uint64_t errors[8];       /* http: answered by strata itself, see http.h */
+	_Atomic uint64_t errors[10];      /* http: answered by strata itself, see http.h */
+};
+
+/* A rate-limit rule at run time: its policy and the state of every key. */
+struct lb_limit {
+	const struct conf_limit *conf;    /* in the generation's conf */
+	struct rl_policy policy;
+	struct rl_table *table;
+	int pool;                         /* match pool: the pool's index */
+	_Atomic uint64_t allowed, limited;
 };
 
 struct lb_gen {
@@ -88,7 +98,8 @@ struct lb_gen {
 	struct lb_listener *listeners[CONF_MAX_LISTENERS];
 	struct lb_pool pools[CONF_MAX_POOLS];
 	struct tls_server *tls[CONF_MAX_LISTENERS];  /* per listener, NULL: plain */
-	int nlisteners, npools;
+	struct lb_limit limits[CONF_MAX_LIMITS];
+	int nlisteners, npools, nlimits;
 };
 
 struct lb;
@@ -145,6 +156,7 @@ struct lb {
 	_Atomic bool draining;            /* set by the main thread, read by workers */
 	uint64_t drain_deadline_ms;
 	struct timer drain_timer;
+	struct timer limit_sweep;         /* frees idle rate-limit keys */
 };
 
 #endif

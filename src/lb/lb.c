@@ -19,6 +19,7 @@
 #include "lb/health.h"
 #include "lb/http.h"
 #include "lb/lb-t.h"
+#include "lb/limit.h"
 #include "lb/tcp.h"
 #include "net/httpd.h"
 
@@ -65,6 +66,11 @@ static const char usage[] =
 	"      --server-keepalive N idle server connections kept per server and thread (default 32)\n"
 	"      --server-keepalive-timeout D  close pooled server connections idle for D (default 30s)\n"
 	"      --access-log W       stdout (default), stderr, off, or a file to append to\n"
+	"\n"
+	"rate limiting (docs/RATELIMIT.md; rules by path, header, pool or key in -c FILE):\n"
+	"      --rate-limit ALGO:LIMIT/PERIOD[:BURST]  per client address, e.g. token:10/1s:20;\n"
+	"                           ALGO token, leaky, fixed, log, sliding or gcra. http: 429 with\n"
+	"                           Retry-After and RateLimit fields; tcp: the connection is closed\n"
 	"  -h, --help               this help\n"
 	"\n"
 	"Durations take ms, s or m (500ms, 2s, 1m); sizes k, m or g. SIGHUP reloads -c FILE\n"
@@ -75,7 +81,7 @@ enum {
 	OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_RETRIES, OPT_HBF, OPT_GRACE, OPT_LOG_LEVEL, OPT_LOG_FORMAT,
 	OPT_COOKIE, OPT_HASH_KEY, OPT_TLS, OPT_HEALTH_STATUS, OPT_HEADER_TIMEOUT,
 	OPT_KEEPALIVE_TIMEOUT, OPT_RESPONSE_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_BODY,
-	OPT_SERVER_KEEPALIVE, OPT_SERVER_KEEPALIVE_TIMEOUT, OPT_ACCESS_LOG,
+	OPT_SERVER_KEEPALIVE, OPT_SERVER_KEEPALIVE_TIMEOUT, OPT_ACCESS_LOG, OPT_RATE_LIMIT,
 };
 
 static const struct option longopts[] = {
@@ -110,6 +116,7 @@ static const struct option longopts[] = {
 	{ "server-keepalive", required_argument, NULL, OPT_SERVER_KEEPALIVE },
 	{ "server-keepalive-timeout", required_argument, NULL, OPT_SERVER_KEEPALIVE_TIMEOUT },
 	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+	{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -133,6 +140,7 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_TLS, 'l', "tls" }, { OPT_HEADER_TIMEOUT, 'l', "header-timeout" },
 	{ OPT_KEEPALIVE_TIMEOUT, 'l', "keepalive-timeout" },
 	{ OPT_MAX_HEADER, 'l', "max-header-size" }, { OPT_MAX_BODY, 'l', "max-body-size" },
+	{ OPT_RATE_LIMIT, 'r', "rate" },
 };
 
 /* Exit 2 naming the flag: config messages start with "KEY: ". */
@@ -201,6 +209,10 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 				rc = conf_set_global(c, key, optarg, err, sizeof(err));
 			} else if (flag_keys[i].scope == 'p') {
 				rc = conf_set_pool(&c->pools[0], key, optarg, err, sizeof(err));
+			} else if (flag_keys[i].scope == 'r') {
+				if (c->nlimits == 0)
+					conf_limit_init(&c->limits[c->nlimits++], "default");
+				rc = conf_set_limit(&c->limits[0], key, optarg, err, sizeof(err));
 			} else {
 				rc = conf_set_listener(&c->listeners[0], key, optarg, err, sizeof(err));
 			}
@@ -289,6 +301,12 @@ static void on_accept(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		atomic_fetch_add_explicit(&l->total, 1, memory_order_relaxed);
+		if (a->conf->mode == MODE_TCP && a->worker->gen->nlimits &&
+		    limit_tcp(a->worker->gen, a->conf->pool, &peer)) {
+			atomic_fetch_sub_explicit(&l->active, 1, memory_order_relaxed);
+			close(fd);  /* over its rate: closed at once, no server involved */
+			continue;
+		}
 		if (a->conf->mode == MODE_HTTP)
 			http_session_start(a, fd, &peer);
 		else
@@ -469,6 +487,15 @@ static void drain(struct lb *lb, int signo)
 	loop_timer_arm(lb->loop, &lb->drain_timer, 0);
 }
 
+#define LIMIT_SWEEP_MS 1000
+
+static void sweep_limits(struct timer *t)
+{
+	struct lb *lb = container_of(t, struct lb, limit_sweep);
+	limit_sweep(lb->gen);
+	loop_timer_arm(lb->loop, t, LIMIT_SWEEP_MS);
+}
+
 static void on_signal(void *arg, int signo)
 {
 	struct lb *lb = arg;
@@ -498,6 +525,8 @@ static void announce(const struct lb_gen *g, const struct lb_conf *c)
 			 cl->addr_text, conf_mode_name(cl->mode), cl->ncerts ? ", tls" : "",
 			 p->conf.name, conf_balance_name(p->conf.balance), p->nservers);
 	}
+	for (int i = 0; i < g->nlimits; i++)
+		log_info("ratelimit %s: %s per client key", c->limits[i].name, c->limits[i].rate_text);
 	if (c->has_admin)
 		log_info("admin on http://%s (/metrics, /stats, /healthz)", c->admin_text);
 	log_info("strata lb %s running with %d threads", STRATA_VERSION, c->threads);
@@ -563,6 +592,8 @@ int lb_main(int argc, char **argv)
 	    (rc = signals_create(lb.loop, on_signal, &lb, &lb.signals)) < 0 ||
 	    (rc = workers_start(lb.workers)) < 0)
 		goto fail;
+	timer_init(&lb.limit_sweep, sweep_limits);
+	loop_timer_arm(lb.loop, &lb.limit_sweep, LIMIT_SWEEP_MS);
 	announce(lb.gen, lb.gen->conf);
 	rc = loop_run(lb.loop);
 	log_info("stopped");

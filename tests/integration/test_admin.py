@@ -57,13 +57,15 @@ def test_stats_document(two_pools):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("application/json")
     st = r.json()
-    assert set(st) == {"version", "uptime_s", "threads", "draining", "listeners", "pools"}
+    assert set(st) == {"version", "uptime_s", "threads", "draining", "listeners", "pools",
+                       "ratelimits"}
+    assert st["ratelimits"] == []
     assert st["threads"] == 2 and st["draining"] is False
     assert isinstance(st["uptime_s"], int) and st["uptime_s"] >= 0
     assert st["version"] == subprocess.run([lb.proc.args[0], "version"], capture_output=True,
                                            text=True).stdout.split()[1]
     front, back = st["listeners"]
-    no_errors = {"400": 0, "408": 0, "413": 0, "431": 0, "502": 0, "503": 0, "504": 0}
+    no_errors = {"400": 0, "408": 0, "413": 0, "429": 0, "431": 0, "502": 0, "503": 0, "504": 0}
     assert front == {"name": "front", "bind": lb.front, "mode": "tcp", "tls": False, "pool": "web",
                      "max_conns": 10000, "active": 0, "total": 3, "refused": 0,
                      "requests": 0, "errors": no_errors}
