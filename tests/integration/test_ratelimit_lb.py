@@ -1,0 +1,117 @@
+"""Rate limiting in strata lb: 429s with their fields that never reach a
+server, tcp connections closed at once, rules from a config file (path
+prefix, header key, pool), one limit shared by worker threads, bad syntax."""
+
+import re
+import socket
+
+import pytest
+
+from conftest import (assert_error_response, exchange_raw, free_addr, run_strata, split_addr,
+                      stats, wait_listening)
+
+
+def get(addr, path="/", headers=""):
+    rs, _, _ = exchange_raw(addr, ("GET %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n"
+                                   % (path, headers)).encode())
+    return rs[0]
+
+
+def test_http_429_with_fields_and_no_server_contact(http_backend, http_lb):
+    b = http_backend("a")
+    lb = http_lb([b], extra=["--rate-limit", "token:3/1m"])
+    codes = [get(lb.addr).status for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert len(b.requests) == 3
+    r = get(lb.addr)
+    assert r.status == 429 and r.reason == "Too Many Requests"
+    assert r.get("Content-Type") == "text/plain" and r.body == b"429 Too Many Requests\n"
+    assert r.get("Retry-After") == "20"                    # one token per 20 s
+    assert r.get("RateLimit-Policy") == '"default";q=3;w=60'
+    assert r.get("RateLimit") == '"default";r=0;t=60'
+    assert r.get("X-RateLimit-Limit") == "3"
+    assert r.get("X-RateLimit-Remaining") == "0"
+    assert r.get("X-RateLimit-Reset") == "60"
+    st = stats(lb.admin)
+    assert st["ratelimits"] == [{"name": "default", "rate": "token:3/1m", "allowed": 3,
+                                 "limited": 3, "keys": 1}]
+    assert st["listeners"][0]["errors"]["429"] == 3
+
+
+def test_one_limit_across_worker_threads(http_backend, http_lb):
+    b = http_backend("a")
+    lb = http_lb([b], threads=4, extra=["--rate-limit", "fixed:10/1m"])
+    codes = [get(lb.addr).status for _ in range(25)]
+    assert codes.count(200) == 10 and codes.count(429) == 15
+    assert len(b.requests) == 10
+
+
+def test_tcp_connections_over_the_rate_are_closed(start_echo, start_lb):
+    echo = start_echo("e")
+    listen = free_addr()
+    start_lb(["--mode", "tcp", "--listen", listen, "--server", echo.addr, "--threads", "1",
+              "--rate-limit", "gcra:2/1m:2"], listen=listen)
+    results = []
+    for _ in range(4):
+        s = socket.create_connection(split_addr(listen), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+        results.append(data.startswith(b"HTTP/1.1 200"))
+        s.close()
+    assert results == [True, True, False, False]
+
+
+def test_config_rules_prefix_header_key_and_pool(http_backend, start_lb, tmp_conf):
+    api, web = http_backend("api"), http_backend("web")
+    listen, admin = free_addr(), free_addr()
+    path = tmp_conf(
+        "[global]\nthreads = 1\nadmin = %s\naccess-log = off\n"
+        "[pool api]\nserver = %s,name=api\nhealth-check = none\n"
+        "[pool web]\nserver = %s,name=web\nhealth-check = none\n"
+        "[ratelimit per-key]\nrate = sliding:2/1m\nmatch = prefix /api/\nkey = header:X-Api-Key\n"
+        "[ratelimit web-pool]\nrate = log:1/1m\nmatch = pool web\n"
+        "[listen front]\nbind = %s\nroute = prefix /api/ -> api\npool = web\n"
+        % (admin, api.addr, web.addr, listen))
+    start_lb(["-c", path], listen=listen, admin=admin)
+    # Each API key has its own 2 per minute; requests without the key are not counted.
+    ka = [get(listen, "/api/x", "X-Api-Key: a\r\n").status for _ in range(3)]
+    kb = [get(listen, "/api/x", "X-Api-Key: b\r\n").status for _ in range(3)]
+    nokey = [get(listen, "/api/x").status for _ in range(3)]
+    assert ka == [200, 200, 429] and kb == [200, 200, 429] and nokey == [200, 200, 200]
+    # The web pool: one per client address per minute.
+    assert [get(listen, "/").status for _ in range(2)] == [200, 429]
+    assert len(web.requests) == 1 and len(api.requests) == 7
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--rate-limit", "token:10"], "--rate-limit"),
+    (["--rate-limit", "bucket:10/1s"], "'bucket:10/1s'"),
+    (["--rate-limit", "token:0/1s"], "--rate-limit"),
+    (["--rate-limit", "token:10/1h"], "--rate-limit"),
+    (["--rate-limit", "token:10/1s:x"], "--rate-limit"),
+    (["--rate-limit", "log:5000/1s"], "--rate-limit"),
+])
+def test_bad_rate_flags(args, needle):
+    r = run_strata(["lb", "--listen", free_addr(), "--server", free_addr()] + args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("strata lb: ") and needle in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("[ratelimit r]\nmatch = all\n", "has no rate"),
+    ("[ratelimit r]\nrate = token:1/1s\nmatch = pool nowhere\n", "unknown pool 'nowhere'"),
+    ("[ratelimit r]\nrate = token:1/1s\nkey = body\n", "key: 'body'"),
+    ("[ratelimit r]\nrate = token:1/1s\nmatch = path /x\n", "match: 'path /x'"),
+    ("[ratelimit r]\nrate = token:1/1s\nwindow = 1s\n", "unknown key 'window'"),
+])
+def test_bad_rate_rules_in_config(tmp_conf, body, needle):
+    path = tmp_conf("[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n%s"
+                    % (free_addr(), free_addr(), body))
+    r = run_strata(["lb", "-c", path])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert re.match(r"strata lb: .*", r.stderr)
