@@ -8,6 +8,7 @@
 #include "echo/echo.h"
 #include "lb/lb.h"
 #include "tools/ringtool.h"
+#include "tools/rltool.h"
 
 struct command {
 	const char *name;
@@ -19,8 +20,9 @@ static int version_main(int argc, char **argv);
 static int help_main(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "lb", lb_main, "load balancer (L4 TCP proxy: balancing, health checks, failover)" },
+	{ "lb", lb_main, "load balancer (L7 HTTP and L4 TCP proxy: routing, balancing, health, limits)" },
 	{ "ring", ringtool_main, "consistent hashing: balance, movement, lookup time (ring, jump, maglev, ...)" },
+	{ "ratelimit", rltool_main, "rate limiting: decisions per second of each algorithm (bench)" },
 	{ "echo", echo_main, "tiny HTTP server answering its name (demo and test backend)" },
 	{ "version", version_main, "print the version" },
 	{ "help", help_main, "list the commands" },
@@ -40,7 +42,7 @@ static int help_main(int argc, char **argv)
 	(void)argv;
 	printf("usage: strata COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
 	printf("\n'strata COMMAND --help' shows a command's options.\n");
 	return 0;
 }

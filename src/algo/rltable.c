@@ -9,7 +9,7 @@
 
 #include <xxhash.h>
 
-#define STRIPES 64
+#define STRIPES 64               /* the top 6 bits of a key hash */
 
 struct entry {
 	struct entry *chain;              /* next in the hash bucket */
@@ -136,7 +136,8 @@ int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t no
 	if (len > RLT_KEY_MAX)
 		len = RLT_KEY_MAX;
 	uint64_t h = XXH3_64bits(key, len);
-	struct stripe *s = &t->stripes[h % STRIPES];
+	/* The top bits choose the stripe, the low bits the bucket in it. */
+	struct stripe *s = &t->stripes[h >> 58];
 	pthread_mutex_lock(&s->lock);
 	sweep(t, s, now_ns);
 	struct entry *e = s->buckets[h & (s->nbuckets - 1)];
