@@ -250,3 +250,38 @@ void rl_state_free(struct rl_state *st)
 	st->log = NULL;
 	st->head = st->len = 0;
 }
+
+/* Whole seconds of a signed duration, truncated toward zero. */
+static int64_t whole_seconds(__int128 ns)
+{
+	return (int64_t)(ns / 1000000000);
+}
+
+uint64_t rl_cell_throttle(struct rl_state *st, uint64_t now_ns, int64_t max_burst, int64_t count,
+			  int64_t period_s, int64_t quantity, struct rl_cell_reply *out)
+{
+	__int128 now = now_ns, T = (__int128)period_s * 1000000000 / count;
+	__int128 dvt = T * (max_burst + 1), inc = T * quantity;
+	__int128 tat = st->used ? (__int128)st->t : now;
+	__int128 new_tat = (now > tat ? now : tat) + inc;
+	__int128 diff = now - (new_tat - dvt), ttl;
+	out->limit = max_burst + 1;
+	out->retry_after_s = -1;
+	if (whole_seconds(diff) < 0) {
+		out->limited = 1;
+		if (inc <= dvt)
+			out->retry_after_s = whole_seconds(-diff);
+		ttl = tat - now;
+	} else {
+		out->limited = 0;
+		st->t = (uint64_t)new_tat;
+		st->used = true;
+		ttl = new_tat - now;
+	}
+	__int128 next = dvt - ttl;
+	/* redis-cell divides microseconds as floating point and truncates. */
+	out->remaining = next > -T ? (int64_t)((double)(next / 1000) / (double)(T / 1000)) : 0;
+	out->reset_after_s = whole_seconds(ttl);
+	tat = st->used ? (__int128)st->t : now;
+	return tat > now ? (uint64_t)tat : now_ns + 1;
+}

@@ -85,6 +85,27 @@ int rl_policy_check(const struct rl_policy *p, char *err, size_t errlen);
 int rl_decide(const struct rl_policy *p, struct rl_state *st, uint64_t now_ns, uint64_t cost,
 	      struct rl_result *out);
 
+/* What CL.THROTTLE answers (redis-cell's five integers). */
+struct rl_cell_reply {
+	int64_t limited;             /* 1 when refused */
+	int64_t limit;               /* max_burst + 1 */
+	int64_t remaining;
+	int64_t retry_after_s;       /* -1 when allowed (or never possible) */
+	int64_t reset_after_s;
+};
+
+/*
+ * rl_cell_throttle - CL.THROTTLE key max_burst count period quantity on the
+ * key's state, with redis-cell's arithmetic to the nanosecond: GCRA with an
+ * emission interval of period/count (truncated to whole ns), tolerance
+ * interval x (max_burst + 1), a refusal only when the request is at least a
+ * whole second early, and durations reported in whole seconds (truncated).
+ * Arguments: max_burst >= 0, count >= 1, period_s >= 1, quantity >= 0
+ * (0 peeks). Returns the time from which the key is idle (its TAT).
+ */
+uint64_t rl_cell_throttle(struct rl_state *st, uint64_t now_ns, int64_t max_burst, int64_t count,
+			  int64_t period_s, int64_t quantity, struct rl_cell_reply *out);
+
 /* rl_state_free - release what a state holds (RL_LOG's log). */
 void rl_state_free(struct rl_state *st);
 

@@ -130,8 +130,8 @@ void rl_table_expire(struct rl_table *t, uint64_t now_ns)
 	}
 }
 
-int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
-		    uint64_t cost, struct rl_result *out)
+int rl_table_apply(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
+		   uint64_t (*fn)(struct rl_state *st, void *arg), void *arg)
 {
 	if (len > RLT_KEY_MAX)
 		len = RLT_KEY_MAX;
@@ -149,8 +149,6 @@ int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t no
 		e = calloc(1, sizeof(*e) + len);
 		if (!e) {
 			pthread_mutex_unlock(&s->lock);
-			memset(out, 0, sizeof(*out));
-			out->allowed = true;
 			return -ENOMEM;
 		}
 		e->hash = h;
@@ -165,17 +163,41 @@ int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t no
 		unlink_lru(s, e);
 	}
 	push_newest(s, e);
-	int rc = rl_decide(&t->policy, &e->st, now_ns, cost, out);
-	e->idle_at_ns = out->reset_after_ns > UINT64_MAX - now_ns ? UINT64_MAX
-			: now_ns + out->reset_after_ns;
-	if (e->idle_at_ns == now_ns)
-		e->idle_at_ns++;  /* never idle before its own decision is over */
+	e->idle_at_ns = fn(&e->st, arg);
+	if (e->idle_at_ns <= now_ns)
+		e->idle_at_ns = now_ns + 1;  /* never idle before its own decision is over */
 	pthread_mutex_unlock(&s->lock);
-	if (rc < 0) {
-		out->allowed = true;
-		return rc;
-	}
 	return 0;
+}
+
+struct decision {
+	const struct rl_policy *policy;
+	uint64_t now, cost;
+	struct rl_result *out;
+	int rc;
+};
+
+static uint64_t decide(struct rl_state *st, void *arg)
+{
+	struct decision *d = arg;
+	d->rc = rl_decide(d->policy, st, d->now, d->cost, d->out);
+	uint64_t reset = d->out->reset_after_ns;
+	return reset > UINT64_MAX - d->now ? UINT64_MAX : d->now + reset;
+}
+
+int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
+		    uint64_t cost, struct rl_result *out)
+{
+	struct decision d = { &t->policy, now_ns, cost, out, 0 };
+	int rc = rl_table_apply(t, key, len, now_ns, decide, &d);
+	if (rc == 0)
+		rc = d.rc;
+	if (rc < 0) {
+		/* A limiter short of memory lets the request through. */
+		memset(out, 0, sizeof(*out));
+		out->allowed = true;
+	}
+	return rc;
 }
 
 size_t rl_table_keys(struct rl_table *t)

@@ -43,6 +43,16 @@ void rl_table_destroy(struct rl_table *t);
 int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
 		    uint64_t cost, struct rl_result *out);
 
+/*
+ * rl_table_apply - run fn(state, arg) on the state of `key` under its
+ * stripe's lock (creating the key when new); fn returns the time from which
+ * the state is a fresh key's (when it may be dropped). For callers with
+ * their own arithmetic on the state, such as CL.THROTTLE. Returns 0 or
+ * -ENOMEM (fn not run).
+ */
+int rl_table_apply(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
+		   uint64_t (*fn)(struct rl_state *st, void *arg), void *arg);
+
 /* rl_table_expire - drop every idle key now (a periodic sweep, so idle
  * keys free their memory even when no traffic touches their stripe). */
 void rl_table_expire(struct rl_table *t, uint64_t now_ns);

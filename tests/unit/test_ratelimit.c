@@ -290,6 +290,44 @@ static void test_table_threads_share_one_limit(void **state)
 	rl_table_destroy(t);
 }
 
+/* redis-cell's own test table (max_burst 4, 1 per second): every figure of
+ * CL.THROTTLE's reply, including its whole-second truncations. */
+static void test_cell_throttle_matches_redis_cell(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t at_ms;
+		int64_t quantity, limited, remaining, retry_s, reset_s;
+	} cases[] = {
+		{ 0, 6, 1, 5, -1, 0 },          /* never more than the maximum */
+		{ 0, 1, 0, 4, -1, 1 },
+		{ 0, 1, 0, 3, -1, 2 },
+		{ 0, 1, 0, 2, -1, 3 },
+		{ 0, 1, 0, 1, -1, 4 },
+		{ 0, 1, 0, 0, -1, 5 },
+		{ 0, 1, 1, 0, 1, 5 },
+		{ 3000, 1, 0, 2, -1, 3 },
+		{ 3100, 1, 0, 1, -1, 3 },       /* 3.9 s, truncated */
+		{ 4000, 1, 0, 1, -1, 4 },
+		{ 8000, 1, 0, 4, -1, 1 },
+		{ 9500, 1, 0, 4, -1, 1 },
+		{ 9500, 0, 0, 4, -1, 1 },       /* quantity 0 peeks */
+		{ 9500, 2, 0, 2, -1, 3 },
+		{ 9500, 5, 1, 2, 3, 3 },
+	};
+	struct rl_state st = { 0 };
+	uint64_t start = 1700000000ULL * S;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rl_cell_reply r;
+		rl_cell_throttle(&st, start + cases[i].at_ms * MS, 4, 1, 1, cases[i].quantity, &r);
+		if (r.limited != cases[i].limited || r.limit != 5 || r.remaining != cases[i].remaining ||
+		    r.retry_after_s != cases[i].retry_s || r.reset_after_s != cases[i].reset_s)
+			fail_msg("case %zu: got %lld %lld %lld %lld %lld", i, (long long)r.limited,
+				 (long long)r.limit, (long long)r.remaining, (long long)r.retry_after_s,
+				 (long long)r.reset_after_s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_sliding_window_counter),
 		cmocka_unit_test(test_gcra_matches_redis_cell),
 		cmocka_unit_test(test_policies_and_names),
+		cmocka_unit_test(test_cell_throttle_matches_redis_cell),
 		cmocka_unit_test(test_table_bounds_and_expiry),
 		cmocka_unit_test(test_table_threads_share_one_limit),
 	};

@@ -1,0 +1,58 @@
+/*
+ * resp.h - the Redis protocol (RESP2): a zero-copy parser for commands as
+ * clients send them, and writers for replies.
+ *
+ * A command is either a multibulk array ("*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n")
+ * or an inline line ("PING hi\r\n", as typed into telnet). The parser reads
+ * one command from the start of the caller's buffer; the argument pointers
+ * point into that buffer. Malformed input gets the error text Redis sends,
+ * after which the connection is to be closed (the stream cannot be re-synced).
+ */
+#ifndef STRATA_RESP_H
+#define STRATA_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+#define RESP_INLINE_MAX   (64 * 1024)     /* Redis's PROTO_INLINE_MAX_SIZE */
+#define RESP_MAX_ARGS     1024
+
+struct resp_arg {
+	const char *p;
+	size_t len;
+};
+
+struct resp_command {
+	struct resp_arg args[RESP_MAX_ARGS];
+	size_t argc;                 /* 0 for an empty inline line (ignored by Redis) */
+	size_t used;                 /* bytes of the buffer the command took */
+	const char *error;           /* ERR_PARSE / ERR_LIMIT: Redis's message */
+};
+
+/*
+ * resp_parse - one command from buf[0..len). `max_bulk` bounds a bulk
+ * argument's length (Redis's proto-max-bulk-len).
+ * Returns 0 (cmd->argc, cmd->args, cmd->used set), ERR_AGAIN when more
+ * bytes are needed, or ERR_PARSE with cmd->error set (a protocol error:
+ * reply it with resp_error and close).
+ */
+int resp_parse(const char *buf, size_t len, size_t max_bulk, struct resp_command *cmd);
+
+/* Reply writers, appending to `out`. */
+void resp_simple(struct buf *out, const char *s);               /* +s */
+void resp_error(struct buf *out, const char *msg);              /* -msg */
+void resp_int(struct buf *out, int64_t v);                      /* :v */
+void resp_bulk(struct buf *out, const char *p, size_t n);       /* $n p */
+void resp_null(struct buf *out);                                /* $-1 */
+void resp_array(struct buf *out, size_t n);                     /* *n, then n replies */
+
+/* resp_arg_int - an argument as a whole signed 64-bit number, as Redis's
+ * string2ll reads it. 0, or ERR_PARSE. */
+int resp_arg_int(const struct resp_arg *a, int64_t *out);
+
+/* resp_arg_is - is the argument `word`, ASCII case-insensitively? */
+int resp_arg_is(const struct resp_arg *a, const char *word);
+
+#endif
