@@ -9,10 +9,15 @@
 #include "algo/rltable.h"
 #include "core/cli.h"
 #include "core/loop.h"
+#include "ratelimit/rlserver.h"
 
 static const char usage[] =
-	"usage: strata ratelimit bench [--algo ALGO|all] [--keys N] [--decisions N] [--json]\n"
+	"usage: strata ratelimit serve --listen ADDR:PORT [--max-keys N]   (see serve --help)\n"
+	"       strata ratelimit bench [--algo ALGO|all] [--keys N] [--decisions N] [--json]\n"
 	"\n"
+	"serve: a Redis-protocol service answering CL.THROTTLE like redis-cell.\n"
+	"\n"
+	"bench: "
 	"Decisions per second of each rate-limit algorithm, on one thread, in-process:\n"
 	"  single   rl_decide on one key's state (the algorithm alone)\n"
 	"  table    rl_table_decide over N keys (hash, stripe lock, LRU: what strata lb pays)\n"
@@ -74,8 +79,10 @@ int rltool_main(int argc, char **argv)
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EXIT_USAGE : 0;
 	}
+	if (strcmp(argv[1], "serve") == 0)
+		return rlserver_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "bench") != 0)
-		cli_fail("ratelimit", "unknown subcommand '%s' (bench)", argv[1]);
+		cli_fail("ratelimit", "unknown subcommand '%s' (serve, bench)", argv[1]);
 	int first = RL_TOKEN, last = RL_GCRA, ch;
 	long keys = 10000, decisions = 10000000;
 	bool json = false;

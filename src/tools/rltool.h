@@ -1,12 +1,11 @@
 /*
  * rltool.h - `strata ratelimit`: the rate limiter as a tool.
  *
+ *   strata ratelimit serve   CL.THROTTLE over the Redis protocol
+ *                            (ratelimit/rlserver.h)
  *   strata ratelimit bench   decisions per second of every algorithm,
  *                            in-process: on one key's state, and through
  *                            the shared key table with many keys
- *
- * (`serve`, a CL.THROTTLE service, and `compare`, the accuracy of each
- * algorithm against the exact sliding log, are still to come.)
  */
 #ifndef STRATA_RLTOOL_H
 #define STRATA_RLTOOL_H

@@ -1,0 +1,128 @@
+"""strata ratelimit serve: CL.THROTTLE answered as redis-cell answers it, to
+redis-py and redis-cli; pipelining; errors worded as Redis words them; a
+protocol error closes that connection only; bad flags."""
+
+import socket
+import subprocess
+
+import pytest
+import redis
+
+from conftest import free_addr, run_strata, split_addr, wait_listening
+
+
+@pytest.fixture
+def service(procs):
+    addr = free_addr()
+    p = procs.start([__import__("conftest").STRATA, "ratelimit", "serve", "--listen", addr],
+                    "ratelimit")
+    wait_listening(addr, proc=p)
+    host, port = split_addr(addr)
+    client = redis.Redis(host=host, port=port, socket_timeout=10)
+    yield addr, client, p
+    client.close()
+
+
+def test_redis_cell_readme_example(service):
+    _, r, _ = service
+    # CL.THROTTLE user123 15 30 60 1: 16 at once, then one per 2 s.
+    assert r.execute_command("CL.THROTTLE", "user123", 15, 30, 60, 1) == [0, 16, 15, -1, 2]
+    for left in range(14, -1, -1):
+        reply = r.execute_command("CL.THROTTLE", "user123", 15, 30, 60)
+        assert reply[:3] == [0, 16, left] and reply[3] == -1
+    limited = r.execute_command("CL.THROTTLE", "user123", 15, 30, 60)
+    # Refused; retry after just under 2 s and reset after just under 32 s,
+    # reported in whole seconds truncated as redis-cell does.
+    assert limited[:3] == [1, 16, 0]
+    assert limited[3] in (1, 2) and limited[4] in (31, 32)
+    # Keys are separate; quantity 0 peeks without using anything.
+    assert r.execute_command("CL.THROTTLE", "other", 15, 30, 60, 0) == [0, 16, 16, -1, 0]
+    # A request larger than the burst can never pass: retry_after stays -1.
+    assert r.execute_command("CL.THROTTLE", "other", 15, 30, 60, 17)[:4] == [1, 16, 16, -1]
+
+
+def test_pipelined_and_redis_cli(service):
+    addr, r, _ = service
+    pipe = r.pipeline(transaction=False)
+    for _ in range(10):
+        pipe.execute_command("CL.THROTTLE", "p", 4, 1, 60)
+    replies = pipe.execute()
+    assert [x[0] for x in replies] == [0] * 5 + [1] * 5
+    host, port = split_addr(addr)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", str(port), "CL.THROTTLE", "cli", "0", "1",
+                          "10"], capture_output=True, text=True, timeout=10)
+    assert out.stdout.split() == ["0", "1", "0", "-1", "10"]
+    assert r.ping() is True
+    assert r.echo("hi") == b"hi"
+
+
+@pytest.mark.parametrize("args,error", [
+    (["CL.THROTTLE", "k", "x", "1", "1"], "value is not an integer or out of range"),
+    (["CL.THROTTLE", "k", "1", "0", "1"], "value is not an integer or out of range"),
+    (["CL.THROTTLE", "k", "-1", "1", "1"], "value is not an integer or out of range"),
+    (["CL.THROTTLE", "k", "1", "1", "1", "-2"], "value is not an integer or out of range"),
+    (["CL.THROTTLE", "k", "1", "1"], "wrong number of arguments for 'cl.throttle' command"),
+    (["NOPE", "a"], "unknown command 'NOPE', with args beginning with: 'a'"),
+])
+def test_command_errors_keep_the_connection(service, args, error):
+    _, r, _ = service
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command(*args)
+    assert error in str(e.value)
+    assert r.ping() is True
+
+
+@pytest.mark.parametrize("junk,error", [
+    (b"*1\r\n$x\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    (b"*x\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    (b"*1\r\n+PING\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
+    (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    (b"*1\r\n$2147483648\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+])
+def test_protocol_errors_close_only_that_connection(service, junk, error):
+    addr, r, p = service
+    assert r.execute_command("CL.THROTTLE", "kept", 10, 1, 60)[0] == 0
+    s = socket.create_connection(split_addr(addr), timeout=5)
+    s.sendall(junk)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data == error
+    assert p.alive()
+    # Other clients and stored state are untouched.
+    assert r.execute_command("CL.THROTTLE", "kept", 10, 1, 60)[:3] == [0, 11, 9]
+
+
+def test_binary_garbage_and_inline(service):
+    addr, r, p = service
+    s = socket.create_connection(split_addr(addr), timeout=5)
+    s.sendall(b"PING\r\nPING hello\r\n")
+    got = b""
+    while got.count(b"\r\n") < 3:
+        got += s.recv(4096)
+    assert got == b"+PONG\r\n$5\r\nhello\r\n"
+    s.sendall(bytes(range(256)) * 4 + b"\r\n")
+    s.settimeout(5)
+    try:
+        while s.recv(4096):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    assert p.alive() and r.ping() is True
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["serve"], "--listen ADDR:PORT is required"),
+    (["serve", "--listen", "nowhere"], "--listen: 'nowhere'"),
+    (["serve", "--listen", "127.0.0.1:1", "--max-keys", "0"], "--max-keys: '0'"),
+    (["serve", "--listen", "127.0.0.1:1", "--bogus"], "unknown option '--bogus'"),
+])
+def test_bad_flags(args, needle):
+    r = run_strata(["ratelimit"] + args)
+    assert r.returncode == 2
+    assert len(r.stderr.splitlines()) == 1 and needle in r.stderr
