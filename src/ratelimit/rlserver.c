@@ -196,7 +196,9 @@ static void flush(struct conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			loop_mod(c->srv->loop, &c->io, LOOP_READ | LOOP_WRITE);
+			/* Level-triggered: stop watching input we would not read. */
+			bool reading = !c->closing && buf_pending(&c->out) < OUT_HIGH;
+			loop_mod(c->srv->loop, &c->io, LOOP_WRITE | (reading ? LOOP_READ : 0));
 			return;
 		}
 		conn_close(c);

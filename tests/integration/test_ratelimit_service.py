@@ -126,3 +126,45 @@ def test_bad_flags(args, needle):
     r = run_strata(["ratelimit"] + args)
     assert r.returncode == 2
     assert len(r.stderr.splitlines()) == 1 and needle in r.stderr
+
+
+def _cpu_ticks(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_client_that_does_not_read_is_not_spun_on(service):
+    """A client pipelining without reading its replies fills its output; the
+    server stops reading it (no busy loop) and keeps serving the others."""
+    import time
+    addr, r, p = service
+    # A small receive buffer, set before connecting (a window shrunk after the
+    # handshake makes loopback TCP crawl on retransmission timeouts).
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(split_addr(addr))
+    s.setblocking(False)
+    sent = 0
+    payload = b"PING\r\n" * 10000
+    deadline = time.time() + 5
+    while sent < 60 * len(payload) and time.time() < deadline:
+        try:
+            sent += s.send(payload)
+        except BlockingIOError:
+            time.sleep(0.01)
+    before = _cpu_ticks(p.pid)
+    time.sleep(1.0)
+    used = _cpu_ticks(p.pid) - before
+    assert used < 50, "the server used %d ticks of CPU in 1 s with a stalled client" % used
+    assert r.ping() is True
+    s.setblocking(True)
+    got = 0
+    s.settimeout(10)
+    while got < sent // 6 * 7:     # "+PONG\r\n" per "PING\r\n"
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    assert got == sent // 6 * 7
+    s.close()
