@@ -33,7 +33,7 @@ def test_bench_table():
 
 @pytest.mark.parametrize("args,needle", [
     ([], "usage"),
-    (["serve"], "unknown subcommand 'serve'"),
+    (["compare"], "unknown subcommand 'compare'"),
     (["bench", "--algo", "bucket"], "--algo: 'bucket'"),
     (["bench", "--keys", "0"], "--keys: '0'"),
     (["bench", "--decisions", "10"], "--decisions: '10'"),
