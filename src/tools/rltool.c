@@ -10,9 +10,11 @@
 #include "core/cli.h"
 #include "core/loop.h"
 #include "ratelimit/rlserver.h"
+#include "tools/rlcompare.h"
 
 static const char usage[] =
 	"usage: strata ratelimit serve --listen ADDR:PORT [--max-keys N]   (see serve --help)\n"
+	"       strata ratelimit compare [--limit N] [--json] [--plot FILE.png] (see compare --help)\n"
 	"       strata ratelimit bench [--algo ALGO|all] [--keys N] [--decisions N] [--json]\n"
 	"\n"
 	"serve: a Redis-protocol service answering CL.THROTTLE like redis-cell.\n"
@@ -81,8 +83,10 @@ int rltool_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return rlserver_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "compare") == 0)
+		return rlcompare_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "bench") != 0)
-		cli_fail("ratelimit", "unknown subcommand '%s' (serve, bench)", argv[1]);
+		cli_fail("ratelimit", "unknown subcommand '%s' (serve, compare, bench)", argv[1]);
 	int first = RL_TOKEN, last = RL_GCRA, ch;
 	long keys = 10000, decisions = 10000000;
 	bool json = false;

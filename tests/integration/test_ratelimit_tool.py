@@ -33,7 +33,7 @@ def test_bench_table():
 
 @pytest.mark.parametrize("args,needle", [
     ([], "usage"),
-    (["compare"], "unknown subcommand 'compare'"),
+    (["judge"], "unknown subcommand 'judge'"),
     (["bench", "--algo", "bucket"], "--algo: 'bucket'"),
     (["bench", "--keys", "0"], "--keys: '0'"),
     (["bench", "--decisions", "10"], "--decisions: '10'"),
@@ -44,3 +44,46 @@ def test_bad_arguments(args, needle):
     r = run_strata(["ratelimit"] + args)
     assert r.returncode == 2
     assert needle in r.stderr
+
+
+def test_compare_json_and_what_it_shows(tmp_path):
+    r = run_strata(["ratelimit", "compare", "--limit", "20", "--json"])
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 4 * 6
+    by = {(x["trace"], x["algo"]): x for x in rows}
+    for x in rows:
+        assert set(x) == {"trace", "algo", "limit", "requests", "allowed", "denied",
+                          "false_allow", "false_deny", "wrong_pct"}
+        assert x["allowed"] + x["denied"] == x["requests"]
+    # The log is the exact rule: never wrong.
+    for trace in ("steady", "bursty", "many-keys", "window-edge"):
+        log = by[(trace, "log")]
+        assert log["false_allow"] == 0 and log["false_deny"] == 0
+    # The fixed window lets both edge bursts through: half of them break the rule;
+    # the sliding window counter and the log refuse exactly the second burst.
+    edge = by[("window-edge", "fixed")]
+    assert edge["denied"] == 0 and edge["false_allow"] == edge["requests"] // 2
+    assert by[("window-edge", "sliding")]["allowed"] == by[("window-edge", "log")]["allowed"]
+    # The same seed gives the same figures.
+    again = run_strata(["ratelimit", "compare", "--limit", "20", "--json"])
+    assert again.stdout == r.stdout
+
+
+def test_compare_plot(tmp_path):
+    png = tmp_path / "compare.png"
+    r = run_strata(["ratelimit", "compare", "--limit", "10", "--plot", str(png)])
+    assert r.returncode == 0, r.stderr
+    if "gnuplot is not installed" not in r.stderr:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["compare", "--limit", "0"], "--limit: '0'"),
+    (["compare", "--limit", "5000"], "--limit: '5000'"),
+    (["compare", "--seed", "x"], "--seed: 'x'"),
+    (["compare", "--frobnicate"], "unknown option '--frobnicate'"),
+])
+def test_compare_bad_arguments(args, needle):
+    r = run_strata(["ratelimit"] + args)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.splitlines()) == 1
