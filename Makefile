@@ -104,6 +104,7 @@ bench: strata
 	@scripts/install-deps.sh bench
 	bench/lb_tcp.sh
 	bench/lb_http.sh
+	bench/ratelimit.sh
 
 clean:
 	rm -rf $(B) strata
