@@ -132,14 +132,16 @@ void admin_collect(struct buf *out, void *arg)
 	metrics_family(out, "strata_lb_ratelimit_decisions_total", "counter",
 		       "requests or connections counted by a rate-limit rule, by result");
 	for (int i = 0; i < g->nlimits; i++) {
-		for (int limited = 0; limited <= 1; limited++) {
+		static const char *const results[3] = { "allowed", "limited", "delayed" };
+		for (int k = 0; k < 3; k++) {
+			struct lb_limit *l = &g->limits[i];
 			buf_reset(&labels);
 			buf_puts(&labels, "rule=\"");
-			metrics_label_escape(&labels, g->limits[i].conf->name);
-			buf_puts(&labels, limited ? "\",result=\"limited\"" : "\",result=\"allowed\"");
+			metrics_label_escape(&labels, l->conf->name);
+			buf_printf(&labels, "\",result=\"%s\"", results[k]);
 			buf_append(&labels, "", 1);
 			metrics_sample(out, "strata_lb_ratelimit_decisions_total", labels.data,
-				       load(limited ? &g->limits[i].limited : &g->limits[i].allowed));
+				       load(k == 0 ? &l->allowed : k == 1 ? &l->limited : &l->delayed));
 		}
 	}
 	metrics_family(out, "strata_lb_ratelimit_keys", "gauge", "client keys a rate-limit rule holds");
@@ -256,9 +258,9 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 		buf_puts(out, i ? ",{" : "{");
 		json_kv_str(out, "name", l->conf->name, true);
 		json_kv_str(out, "rate", l->conf->rate_text, true);
-		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"keys\":%zu}",
+		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"delayed\":%llu,\"keys\":%zu}",
 			   (unsigned long long)load(&l->allowed), (unsigned long long)load(&l->limited),
-			   rl_table_keys(l->table));
+			   (unsigned long long)load(&l->delayed), rl_table_keys(l->table));
 	}
 	buf_puts(out, "]}\n");
 }

@@ -449,6 +449,13 @@ int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
 		if (parse_count(key, value, 1, 100000000, &n, err, errlen) < 0)
 			return ERR_CONFIG;
 		l->max_keys = n;
+	} else if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "reject") == 0)
+			l->delay = false;
+		else if (strcmp(value, "delay") == 0)
+			l->delay = true;
+		else
+			return fail(err, errlen, "mode: '%s' is not reject or delay", value);
 	} else {
 		return fail(err, errlen, "unknown key '%s' in [ratelimit %s]", key, l->name);
 	}
@@ -779,6 +786,9 @@ int conf_validate(struct lb_conf *c, char *err, size_t errlen)
 		const struct conf_limit *l = &c->limits[i];
 		if (!l->has_rate)
 			return fail(err, errlen, "ratelimit '%s' has no rate", l->name);
+		if (l->delay && l->algo != RL_LEAKY)
+			return fail(err, errlen, "ratelimit '%s': mode delay needs a leaky rate "
+				    "(leaky:LIMIT/PERIOD[:QUEUE])", l->name);
 		if (l->match == LIMIT_POOL) {
 			int j = 0;
 			while (j < c->npools && strcmp(c->pools[j].name, l->match_arg) != 0)

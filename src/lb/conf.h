@@ -105,6 +105,7 @@ struct conf_limit {
 	enum conf_limit_key key;
 	char key_name[CONF_NAME_MAX];    /* header or cookie name */
 	long max_keys;
+	bool delay;                      /* mode = delay: leaky shaping instead of 429 */
 	bool has_rate;
 };
 
@@ -207,7 +208,7 @@ void conf_limit_init(struct conf_limit *l, const char *name);
  * conf_set_limit - one key of a [ratelimit NAME] section (or the
  * --rate-limit flag, key "rate"): rate = ALGO:LIMIT/PERIOD[:BURST],
  * match = all | prefix /P | header NAME | pool NAME,
- * key = ip | header:NAME | cookie:NAME, max-keys = N.
+ * key = ip | header:NAME | cookie:NAME, max-keys = N, mode = reject | delay.
  * 0, or ERR_CONFIG with a message naming the key in err.
  */
 int conf_set_limit(struct conf_limit *l, const char *key, const char *value,

@@ -499,8 +499,10 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	int pool = route_select(conf, s->listener, &rr);
 	s->pool = &s->gen->pools[pool];
 	struct rl_result decision;
+	uint64_t delay_ns = 0;
 	const struct lb_limit *limit = s->gen->nlimits ?
-		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision) : NULL;
+		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision, &delay_ns) :
+		NULL;
 	if (limit) {
 		answer_error(s, 429, limit, &decision);  /* it never reaches a server */
 		return;
@@ -523,6 +525,12 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->replayable = true;
 	s->state = ST_EXCHANGE;
 	s->last_active_ms = loop_now(s->w->loop);
+	if (delay_ns) {
+		/* Shaped: the request waits its turn with no server; the timeout
+		 * finds it unattached and attaches it (on_timeout). */
+		arm(s, (delay_ns + 999999) / 1000000);
+		return;
+	}
 	attach_server(s);
 }
 

@@ -89,7 +89,7 @@ struct lb_limit {
 	struct rl_policy policy;
 	struct rl_table *table;
 	int pool;                         /* match pool: the pool's index */
-	_Atomic uint64_t allowed, limited;
+	_Atomic uint64_t allowed, limited, delayed;
 };
 
 struct lb_gen {

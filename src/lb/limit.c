@@ -121,16 +121,24 @@ static const void *http_key(const struct conf_limit *cl, const struct http1_requ
 
 const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1_request *req,
 				  const char *path, size_t path_len, const struct sock_addr *peer,
-				  struct rl_result *res)
+				  struct rl_result *res, uint64_t *delay_ns)
 {
+	*delay_ns = 0;
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		if (!http_matches(l, pool, req, path, path_len))
 			continue;
 		size_t len;
 		const void *key = http_key(l->conf, req, peer, &len);
-		if (key && !count(l, key, len, res))
+		if (!key)
+			continue;
+		if (!count(l, key, len, res))
 			return l;
+		if (l->conf->delay && res->delay_ns) {
+			atomic_fetch_add_explicit(&l->delayed, 1, memory_order_relaxed);
+			if (res->delay_ns > *delay_ns)
+				*delay_ns = res->delay_ns;
+		}
 	}
 	return NULL;
 }

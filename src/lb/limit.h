@@ -31,10 +31,13 @@ const struct lb_limit *limit_tcp(struct lb_gen *g, int pool, const struct sock_a
 /*
  * limit_http - the same for a request routed to pool `pool` with path
  * path[0..path_len); on a denial *res has the rule's decision (for the 429).
+ * When allowed, *delay_ns is how long `mode = delay` rules want the request
+ * held before it goes on (0: at once) - the leaky bucket's queueing delay,
+ * so requests leave at the rule's rate; its burst bounds the queue.
  */
 const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1_request *req,
 				  const char *path, size_t path_len, const struct sock_addr *peer,
-				  struct rl_result *res);
+				  struct rl_result *res, uint64_t *delay_ns);
 
 /*
  * limit_headers - the rate-limit fields of a 429 from rule `l` (each line

@@ -34,7 +34,7 @@ def test_http_429_with_fields_and_no_server_contact(http_backend, http_lb):
     assert r.get("X-RateLimit-Reset") == "60"
     st = stats(lb.admin)
     assert st["ratelimits"] == [{"name": "default", "rate": "token:3/1m", "allowed": 3,
-                                 "limited": 3, "keys": 1}]
+                                 "limited": 3, "delayed": 0, "keys": 1}]
     assert st["listeners"][0]["errors"]["429"] == 3
 
 
@@ -115,3 +115,45 @@ def test_bad_rate_rules_in_config(tmp_conf, body, needle):
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
     assert re.match(r"strata lb: .*", r.stderr)
+
+
+def test_delay_mode_shapes_instead_of_refusing(http_backend, start_lb, tmp_conf):
+    """mode = delay (nginx limit_req without nodelay): requests within the
+    bucket wait their turn and leave at the rule's rate; beyond it, 429."""
+    import threading
+    import time
+    b = http_backend("b")
+    listen, admin = free_addr(), free_addr()
+    path = tmp_conf(
+        "[global]\nthreads = 1\nadmin = %s\naccess-log = off\n"
+        "[pool web]\nserver = %s,name=b\nhealth-check = none\n"
+        "[ratelimit shape]\nrate = leaky:10/1s:5\nmode = delay\n"
+        "[listen front]\nbind = %s\npool = web\n" % (admin, b.addr, listen))
+    start_lb(["-c", path], listen=listen, admin=admin)
+    results = [None] * 6
+    arrived = []
+
+    def one(i):
+        results[i] = get(listen, "/r%d" % i).status
+        arrived.append(time.monotonic())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+        time.sleep(0.005)
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == [200] * 5 + [429]
+    # Five in the bucket at 10/s: the last one left at least 0.4 s after the first.
+    assert max(arrived) - t0 >= 0.35
+    assert len(b.requests) == 5
+    rule = stats(admin)["ratelimits"][0]
+    assert rule["allowed"] == 5 and rule["limited"] == 1 and rule["delayed"] == 4
+
+
+def test_delay_mode_needs_a_leaky_rate(tmp_conf):
+    path = tmp_conf("[pool web]\nserver = %s\n[listen front]\nbind = %s\npool = web\n"
+                    "[ratelimit r]\nrate = token:1/1s\nmode = delay\n" % (free_addr(), free_addr()))
+    r = run_strata(["lb", "-c", path])
+    assert r.returncode == 2 and "mode delay needs a leaky rate" in r.stderr
