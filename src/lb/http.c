@@ -499,10 +499,13 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	int pool = route_select(conf, s->listener, &rr);
 	s->pool = &s->gen->pools[pool];
 	struct rl_result decision;
-	uint64_t delay_ns = 0;
+	struct limit_verdict verdict = { 0 };
 	const struct lb_limit *limit = s->gen->nlimits ?
-		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision, &delay_ns) :
+		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision, &verdict) :
 		NULL;
+	uint64_t delay_ns = verdict.delay_ns;
+	s->limit = verdict.tightest;
+	s->limit_res = verdict.res;
 	if (limit) {
 		answer_error(s, 429, limit, &decision);  /* it never reaches a server */
 		return;
@@ -669,7 +672,14 @@ static void answer_head(struct http_session *s, const struct http1_response *res
 		rw.cookie_name = s->pool->conf.cookie;
 		rw.cookie_value = s->srv->conf.name;
 	}
+	struct buf fields = BUF_INIT;
+	if (s->limit && res->status >= 200) {
+		limit_fields(&fields, s->limit, &s->limit_res);
+		rw.extra = fields.data;
+		rw.extra_len = fields.oom ? 0 : fields.len;
+	}
 	rewrite_response_head(&s->cout, res, raw, &rw);
+	buf_free(&fields);
 }
 
 /* Parse what sin holds of a response head. Returns true on progress. */

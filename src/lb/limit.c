@@ -121,9 +121,10 @@ static const void *http_key(const struct conf_limit *cl, const struct http1_requ
 
 const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1_request *req,
 				  const char *path, size_t path_len, const struct sock_addr *peer,
-				  struct rl_result *res, uint64_t *delay_ns)
+				  struct rl_result *res, struct limit_verdict *v)
 {
-	*delay_ns = 0;
+	v->tightest = NULL;
+	v->delay_ns = 0;
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		if (!http_matches(l, pool, req, path, path_len))
@@ -134,10 +135,14 @@ const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1
 			continue;
 		if (!count(l, key, len, res))
 			return l;
+		if (!v->tightest || res->remaining < v->res.remaining) {
+			v->tightest = l;
+			v->res = *res;
+		}
 		if (l->conf->delay && res->delay_ns) {
 			atomic_fetch_add_explicit(&l->delayed, 1, memory_order_relaxed);
-			if (res->delay_ns > *delay_ns)
-				*delay_ns = res->delay_ns;
+			if (res->delay_ns > v->delay_ns)
+				v->delay_ns = res->delay_ns;
 		}
 	}
 	return NULL;
@@ -148,19 +153,23 @@ static uint64_t seconds_up(uint64_t ns)
 	return ns == UINT64_MAX ? UINT64_MAX / 1000000000ULL : (ns + 999999999ULL) / 1000000000ULL;
 }
 
-void limit_headers(struct buf *out, const struct lb_limit *l, const struct rl_result *res)
+void limit_fields(struct buf *out, const struct lb_limit *l, const struct rl_result *res)
 {
 	uint64_t window = (l->policy.period_ns + 999999999ULL) / 1000000000ULL;
-	unsigned long long retry = seconds_up(res->retry_after_ns);
 	unsigned long long reset = seconds_up(res->reset_after_ns);
 	buf_printf(out,
-		   "Retry-After: %llu\r\n"
 		   "RateLimit-Policy: \"%s\";q=%llu;w=%llu\r\n"
 		   "RateLimit: \"%s\";r=%llu;t=%llu\r\n"
 		   "X-RateLimit-Limit: %llu\r\n"
 		   "X-RateLimit-Remaining: %llu\r\n"
 		   "X-RateLimit-Reset: %llu\r\n",
-		   retry, l->conf->name, (unsigned long long)l->policy.limit,
-		   (unsigned long long)window, l->conf->name, (unsigned long long)res->remaining, reset,
+		   l->conf->name, (unsigned long long)l->policy.limit, (unsigned long long)window,
+		   l->conf->name, (unsigned long long)res->remaining, reset,
 		   (unsigned long long)l->policy.limit, (unsigned long long)res->remaining, reset);
+}
+
+void limit_headers(struct buf *out, const struct lb_limit *l, const struct rl_result *res)
+{
+	buf_printf(out, "Retry-After: %llu\r\n", (unsigned long long)seconds_up(res->retry_after_ns));
+	limit_fields(out, l, res);
 }

@@ -28,16 +28,24 @@ void limit_free(struct lb_gen *g);
  */
 const struct lb_limit *limit_tcp(struct lb_gen *g, int pool, const struct sock_addr *peer);
 
+/* What the rules said of an allowed request: the tightest rule (fewest
+ * remaining) for the response's RateLimit fields, and the delay. */
+struct limit_verdict {
+	const struct lb_limit *tightest;  /* NULL when no rule counted it */
+	struct rl_result res;             /* the tightest rule's decision */
+	uint64_t delay_ns;                /* mode = delay: hold it this long first */
+};
+
 /*
  * limit_http - the same for a request routed to pool `pool` with path
  * path[0..path_len); on a denial *res has the rule's decision (for the 429).
- * When allowed, *delay_ns is how long `mode = delay` rules want the request
- * held before it goes on (0: at once) - the leaky bucket's queueing delay,
- * so requests leave at the rule's rate; its burst bounds the queue.
+ * When allowed, *v says which rule is closest to refusing and how long
+ * `mode = delay` rules want the request held (the leaky bucket's queueing
+ * delay, so requests leave at the rule's rate; its burst bounds the queue).
  */
 const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1_request *req,
 				  const char *path, size_t path_len, const struct sock_addr *peer,
-				  struct rl_result *res, uint64_t *delay_ns);
+				  struct rl_result *res, struct limit_verdict *v);
 
 /*
  * limit_headers - the rate-limit fields of a 429 from rule `l` (each line
@@ -45,6 +53,10 @@ const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1
  * RateLimit, and X-RateLimit-Limit/-Remaining/-Reset for older clients.
  */
 void limit_headers(struct buf *out, const struct lb_limit *l, const struct rl_result *res);
+
+/* limit_fields - the same fields without Retry-After, for the responses of
+ * allowed requests (so clients can pace themselves before a 429). */
+void limit_fields(struct buf *out, const struct lb_limit *l, const struct rl_result *res);
 
 /* limit_sweep - drop idle keys of every rule (main thread, periodically). */
 void limit_sweep(struct lb_gen *g);

@@ -141,6 +141,7 @@ void rewrite_response_head(struct buf *o, const struct http1_response *res, cons
 		buf_puts(o, "Via: 1.1 strata\r\n");
 	if (rw->cookie_name)
 		buf_printf(o, "Set-Cookie: %s=%s; Path=/\r\n", rw->cookie_name, rw->cookie_value);
+	buf_append(o, rw->extra, rw->extra_len);
 	if (res->status == 101) {
 		buf_puts(o, "Connection: Upgrade\r\nUpgrade: ");
 		buf_append(o, upg, upg_len);

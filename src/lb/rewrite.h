@@ -43,6 +43,8 @@ struct rewrite_response {
 	bool close_client;           /* Connection: close */
 	int client_minor;            /* 0: an HTTP/1.0 client kept alive is told so */
 	bool dechunk;                /* the body goes out decoded: drop Transfer-Encoding */
+	const char *extra;           /* more fields, each ending in CRLF (NULL: none) */
+	size_t extra_len;
 };
 
 /*

@@ -157,3 +157,18 @@ def test_delay_mode_needs_a_leaky_rate(tmp_conf):
                     "[ratelimit r]\nrate = token:1/1s\nmode = delay\n" % (free_addr(), free_addr()))
     r = run_strata(["lb", "-c", path])
     assert r.returncode == 2 and "mode delay needs a leaky rate" in r.stderr
+
+
+def test_allowed_responses_carry_the_fields(http_backend, http_lb):
+    b = http_backend("a")
+    lb = http_lb([b], extra=["--rate-limit", "token:3/1m"])
+    seen = []
+    for _ in range(3):
+        r = get(lb.addr)
+        assert r.status == 200 and r.get("Retry-After") is None
+        assert r.get("RateLimit-Policy") == '"default";q=3;w=60'
+        seen.append((r.get("RateLimit"), r.get("X-RateLimit-Remaining")))
+    assert [x[1] for x in seen] == ["2", "1", "0"]
+    assert seen[0][0] == '"default";r=2;t=20'
+    # The backend never sees them: they are the balancer's.
+    assert all("ratelimit" not in k for q in b.requests for k in q.names())
