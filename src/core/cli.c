@@ -1,6 +1,7 @@
 #include "core/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,4 +83,11 @@ void cli_fail(const char *cmd, const char *fmt, ...)
 			*p = ' ';
 	fprintf(stderr, "strata %s: %s\n", cmd, msg);
 	exit(CLI_EXIT_USAGE);
+}
+
+void cli_option_fail(const char *cmd, const char *help, int ch, char *const *argv)
+{
+	if (ch == ':')
+		cli_fail(cmd, "%s needs a value", argv[optind - 1]);
+	cli_fail(cmd, "unknown option '%s' (see strata %s --help)", argv[optind - 1], help);
 }

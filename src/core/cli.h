@@ -35,4 +35,13 @@ int cli_parse_size(const char *s, uint64_t *out);
 void cli_fail(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
+/*
+ * cli_option_fail - the one-line error, exit 2, for what getopt_long
+ * returned as `ch` with optstring starting ':' and opterr 0: ':' (an option
+ * lacks its value) or anything else (an unknown option). `help` names the
+ * command whose --help lists the options ("lb", "ratelimit serve").
+ */
+void cli_option_fail(const char *cmd, const char *help, int ch, char *const *argv)
+	__attribute__((noreturn));
+
 #endif

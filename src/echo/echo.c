@@ -69,8 +69,7 @@ int echo_main(int argc, char **argv)
 				cli_fail("echo", "--threads: '%s' is not a number from 1 to 256", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return 0;
-		case ':': cli_fail("echo", "%s needs a value", argv[optind - 1]);
-		default: cli_fail("echo", "unknown option '%s' (see strata echo --help)", argv[optind - 1]);
+		default: cli_option_fail("echo", "echo", ch, argv);
 		}
 	}
 	if (optind < argc)

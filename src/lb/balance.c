@@ -1,7 +1,6 @@
 #include "lb/balance.h"
 
 #include <math.h>
-#include <netinet/in.h>
 
 #include "lb/server.h"
 
@@ -146,12 +145,9 @@ static double bounded_cap(struct lb_pool *p, struct lb_server *const *tried, int
 
 uint64_t balance_addr_hash(const struct sock_addr *client)
 {
-	if (client->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&client->ss;
-		return ring_hash(&a->sin6_addr, sizeof(a->sin6_addr));
-	}
-	const struct sockaddr_in *a = (const struct sockaddr_in *)&client->ss;
-	return ring_hash(&a->sin_addr, sizeof(a->sin_addr));
+	size_t len;
+	const void *bytes = sock_addr_bytes(client, &len);
+	return ring_hash(bytes, len);
 }
 
 static struct lb_server *pick_ring(struct lb_pool *p, uint64_t h,

@@ -79,7 +79,6 @@ struct http_session {
 	struct buf sin, sout;             /* from and to the server */
 
 	/* the current request */
-	uint64_t requests;                /* started on this connection */
 	uint64_t start_ns;
 	bool idle_wait;                   /* ST_HEAD with no byte of a next request */
 	char method[METHOD_MAX];

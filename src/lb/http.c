@@ -441,7 +441,6 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->start_ns = s->w->lb->access_fd >= 0 ? loop_clock_ns() : 0;
 	s->logged = false;
 	s->reached = false;
-	s->requests++;
 	atomic_fetch_add_explicit(&s->lst->requests, 1, memory_order_relaxed);
 	copy_text(s->method, sizeof(s->method), req->method, req->method_len);
 	copy_text(s->target, sizeof(s->target), req->target, req->target_len);
@@ -488,14 +487,8 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->upgrade = req->minor == 1 && conn && http1_list_has(conn, conn_len, "upgrade") &&
 		     http1_field(req->headers, req->nheaders, "upgrade", &len);
 
-	/* Routing looks at the host without its port, the path without query. */
-	struct route_request rr = { .req = req, .path = target, .host = host ? host : "",
-				    .host_len = host ? host_len : 0 };
-	const char *q = memchr(target, '?', target_len);
-	rr.path_len = q ? (size_t)(q - target) : target_len;
-	const char *colon = host ? memchr(host, ':', host_len) : NULL;
-	if (colon && host[0] != '[')
-		rr.host_len = (size_t)(colon - host);
+	struct route_request rr;
+	route_request_init(&rr, req, host, host_len, target, target_len);
 	int pool = route_select(conf, s->listener, &rr);
 	s->pool = &s->gen->pools[pool];
 	struct rl_result decision;
@@ -1191,15 +1184,7 @@ void http_session_start(struct lb_accept *a, int fd, const struct sock_addr *pee
 	s->lconf = a->conf;
 	s->listener = a->index;
 	s->peer = *peer;
-	sock_addr_str(peer, s->peer_ip, sizeof(s->peer_ip));
-	/* X-Forwarded-For carries the address without its port. */
-	char *colon = strrchr(s->peer_ip, ':');
-	if (colon)
-		*colon = '\0';
-	if (s->peer_ip[0] == '[') {
-		memmove(s->peer_ip, s->peer_ip + 1, strlen(s->peer_ip));
-		s->peer_ip[strlen(s->peer_ip) - 1] = '\0';
-	}
+	sock_addr_host(peer, s->peer_ip, sizeof(s->peer_ip));
 	s->client.io.fd = fd;
 	s->client.io.fn = on_client;
 	s->free_later.fn = session_free;

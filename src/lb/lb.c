@@ -187,10 +187,8 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 			fputs(usage, stdout);
 			exit(0);
 		}
-		if (ch == ':')
-			cli_fail("lb", "%s needs a value", argv[optind - 1]);
-		if (ch == '?')
-			cli_fail("lb", "unknown option '%s' (see strata lb --help)", argv[optind - 1]);
+		if (ch == ':' || ch == '?')
+			cli_option_fail("lb", "lb", ch, argv);
 		if (ch == 'c') {
 			path = optarg;
 			continue;

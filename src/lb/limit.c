@@ -1,7 +1,6 @@
 #include "lb/limit.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,18 +43,6 @@ void limit_sweep(struct lb_gen *g)
 		rl_table_expire(g->limits[i].table, now);
 }
 
-/* The client's address bytes (not the port): the ip key. */
-static const void *addr_key(const struct sock_addr *peer, size_t *len)
-{
-	if (peer->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&peer->ss;
-		*len = sizeof(a->sin6_addr);
-		return &a->sin6_addr;
-	}
-	const struct sockaddr_in *a = (const struct sockaddr_in *)&peer->ss;
-	*len = sizeof(a->sin_addr);
-	return &a->sin_addr;
-}
 
 /* Count one unit for `key` under rule `l`; true when allowed. */
 static bool count(struct lb_limit *l, const void *key, size_t len, struct rl_result *res)
@@ -74,7 +61,7 @@ const struct lb_limit *limit_tcp(struct lb_gen *g, int pool, const struct sock_a
 		    (cl->match == LIMIT_POOL && l->pool != pool))
 			continue;
 		size_t len;
-		const void *key = addr_key(peer, &len);
+		const void *key = sock_addr_bytes(peer, &len);
 		struct rl_result res;
 		if (!count(l, key, len, &res))
 			return l;
@@ -106,7 +93,7 @@ static const void *http_key(const struct conf_limit *cl, const struct http1_requ
 			    const struct sock_addr *peer, size_t *len)
 {
 	if (cl->key == LIMIT_KEY_IP)
-		return addr_key(peer, len);
+		return sock_addr_bytes(peer, len);
 	if (cl->key == LIMIT_KEY_HEADER)
 		return http1_header_get(req, cl->key_name, len);
 	for (size_t i = 0; i < req->nheaders; i++) {

@@ -34,6 +34,20 @@ static bool holds(const struct conf_cond *cd, const struct route_request *r)
 	return false;
 }
 
+void route_request_init(struct route_request *r, const struct http1_request *req,
+			const char *host, size_t host_len, const char *target, size_t target_len)
+{
+	r->req = req;
+	r->path = target;
+	const char *q = memchr(target, '?', target_len);
+	r->path_len = q ? (size_t)(q - target) : target_len;
+	r->host = host ? host : "";
+	r->host_len = host ? host_len : 0;
+	const char *colon = host ? memchr(host, ':', host_len) : NULL;
+	if (colon && host[0] != '[')
+		r->host_len = (size_t)(colon - host);
+}
+
 int route_select(const struct lb_conf *c, int listener, const struct route_request *r)
 {
 	for (int i = 0; i < c->nroutes; i++) {

@@ -20,6 +20,14 @@ struct route_request {
 	size_t host_len;
 };
 
+/*
+ * route_request_init - what routes look at in `req`: the target to forward
+ * (origin-form, target[0..target_len)) without its query, and the Host
+ * field's value (host, NULL when absent) without its port.
+ */
+void route_request_init(struct route_request *r, const struct http1_request *req,
+			const char *host, size_t host_len, const char *target, size_t target_len);
+
 /* route_select - the index in c->pools of the pool for `r` arriving on
  * listener index `listener`. */
 int route_select(const struct lb_conf *c, int listener, const struct route_request *r);

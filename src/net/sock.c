@@ -70,6 +70,26 @@ int sock_addr_parse(const char *text, struct sock_addr *out)
 	return 0;
 }
 
+const void *sock_addr_bytes(const struct sock_addr *a, size_t *len)
+{
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->ss;
+		*len = sizeof(s->sin6_addr);
+		return &s->sin6_addr;
+	}
+	const struct sockaddr_in *s = (const struct sockaddr_in *)&a->ss;
+	*len = sizeof(s->sin_addr);
+	return &s->sin_addr;
+}
+
+void sock_addr_host(const struct sock_addr *a, char *out, size_t n)
+{
+	size_t len;
+	const void *bytes = sock_addr_bytes(a, &len);
+	if (!inet_ntop(a->ss.ss_family, bytes, out, (socklen_t)n))
+		snprintf(out, n, "?");
+}
+
 void sock_addr_str(const struct sock_addr *a, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";

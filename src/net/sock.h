@@ -36,6 +36,14 @@ void sock_resolve_names(bool allow);
 /* sock_addr_str - "1.2.3.4:80" or "[::1]:80" into out (SOCK_ADDR_STRLEN). */
 void sock_addr_str(const struct sock_addr *a, char *out, size_t n);
 
+/* sock_addr_host - the address alone, "1.2.3.4" or "::1" (no port, no
+ * brackets), into out (SOCK_ADDR_STRLEN). */
+void sock_addr_host(const struct sock_addr *a, char *out, size_t n);
+
+/* sock_addr_bytes - the raw address (4 or 16 bytes, no port), pointing into
+ * `a`; its length goes to *len. The identity of a client, for hashing. */
+const void *sock_addr_bytes(const struct sock_addr *a, size_t *len);
+
 /* sock_addr_equal - same family, address and port. */
 bool sock_addr_equal(const struct sock_addr *a, const struct sock_addr *b);
 

@@ -331,11 +331,8 @@ int rlserver_main(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			cli_fail("ratelimit", "%s needs a value", argv[optind - 1]);
 		default:
-			cli_fail("ratelimit", "unknown option '%s' (see strata ratelimit serve --help)",
-				 argv[optind - 1]);
+			cli_option_fail("ratelimit", "ratelimit serve", ch, argv);
 		}
 	}
 	if (optind < argc)

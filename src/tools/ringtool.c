@@ -147,8 +147,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_CSV: o->csv = optarg; break;
 		case OPT_PLOT: o->plot = optarg; break;
 		case 'h': fputs(usage, stdout); exit(0);
-		case ':': cli_fail("ring", "%s needs a value", argv[optind - 1]);
-		default: cli_fail("ring", "unknown option '%s' (see strata ring --help)", argv[optind - 1]);
+		default: cli_option_fail("ring", "ring", ch, argv);
 		}
 	}
 	if (optind < argc)

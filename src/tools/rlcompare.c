@@ -248,11 +248,8 @@ int rlcompare_main(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			cli_fail("ratelimit", "%s needs a value", argv[optind - 1]);
 		default:
-			cli_fail("ratelimit", "unknown option '%s' (see strata ratelimit compare --help)",
-				 argv[optind - 1]);
+			cli_option_fail("ratelimit", "ratelimit compare", ch, argv);
 		}
 	}
 	if (optind < argc)

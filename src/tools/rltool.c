@@ -118,11 +118,8 @@ int rltool_main(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			cli_fail("ratelimit", "%s needs a value", argv[optind - 1]);
 		default:
-			cli_fail("ratelimit", "unknown option '%s' (see strata ratelimit --help)",
-				 argv[optind - 1]);
+			cli_option_fail("ratelimit", "ratelimit", ch, argv);
 		}
 	}
 	if (optind < argc)

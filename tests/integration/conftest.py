@@ -765,10 +765,9 @@ def read_chunked(rd):
     return bytes(data), parse_fields(trailers)
 
 
-class Response:
-    def __init__(self, version, status, reason, fields, body, raw, framing):
-        self.version, self.status, self.reason = version, status, reason
-        self.fields, self.body, self.raw, self.framing = fields, body, raw, framing
+class Fields:
+    """Field accessors shared by parsed responses and recorded requests
+    (`self.fields` is a list of (name, value) in arrival order)."""
 
     def values(self, name):
         return field_values(self.fields, name)
@@ -784,6 +783,15 @@ class Response:
 
     def has(self, name):
         return bool(self.lines(name))
+
+    def names(self):
+        return [k.lower() for k, _ in self.fields]
+
+
+class Response(Fields):
+    def __init__(self, version, status, reason, fields, body, raw, framing):
+        self.version, self.status, self.reason = version, status, reason
+        self.fields, self.body, self.raw, self.framing = fields, body, raw, framing
 
     def text(self):
         return self.body.decode("utf-8", "replace")
@@ -935,7 +943,7 @@ def assert_error_response(r, code):
     assert r.get("Content-Length") == str(len(r.body)), r
 
 
-class BackendRequest:
+class BackendRequest(Fields):
     def __init__(self, conn_index, request_line, fields, body, raw, chunked, trailers):
         self.conn = conn_index
         self.request_line = request_line
@@ -943,23 +951,6 @@ class BackendRequest:
         self.method, self.target, self.version = (parts + ["", "", ""])[:3]
         self.fields, self.body, self.raw = fields, body, raw
         self.chunked, self.trailers = chunked, trailers
-
-    def values(self, name):
-        return field_values(self.fields, name)
-
-    def lines(self, name):
-        return field_lines(self.fields, name)
-
-    def get(self, name):
-        ls = self.lines(name)
-        assert len(ls) <= 1, "%s appears %d times: %r" % (name, len(ls), ls)
-        return ls[0] if ls else None
-
-    def has(self, name):
-        return bool(self.lines(name))
-
-    def names(self):
-        return [k.lower() for k, _ in self.fields]
 
     def __repr__(self):
         return "<BackendRequest %r>" % (self.raw[:600],)

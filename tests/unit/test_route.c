@@ -37,13 +37,8 @@ static const char *route_of(const struct lb_conf *c, int li, const char *raw)
 	assert_int_equal(http1_parse_request(raw, strlen(raw), 8192, &req), 0);
 	size_t hlen = 0;
 	const char *host = http1_header_get(&req, "host", &hlen);
-	struct route_request r = { .req = &req, .path = req.target, .host = host ? host : "",
-				   .host_len = host ? hlen : 0 };
-	const char *q = memchr(req.target, '?', req.target_len);
-	r.path_len = q ? (size_t)(q - req.target) : req.target_len;
-	const char *colon = host ? memchr(host, ':', hlen) : NULL;
-	if (colon)
-		r.host_len = (size_t)(colon - host);
+	struct route_request r;
+	route_request_init(&r, &req, host, hlen, req.target, req.target_len);
 	return c->pools[route_select(c, li, &r)].name;
 }
 
