@@ -181,6 +181,39 @@ def test_server_keepalive_zero_means_a_connection_per_request(http_backend, http
     assert len(be.requests) == 5
 
 
+def test_server_keepalive_caps_the_idle_connections_kept(http_backend, http_lb):
+    """--server-keepalive 2: after 5 requests in flight at once, 2 of their 5
+    server connections stay pooled; the next 5 at once reuse those 2 and
+    open 3."""
+    import threading
+    import time
+
+    def slow(req, conn, be):
+        time.sleep(0.3)   # keep all five in flight together
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    be, lb = one(http_backend, http_lb, slow, extra=["--server-keepalive", "2"])
+
+    def burst():
+        statuses = []
+
+        def one_request():
+            with HttpClient(lb.addr) as c:
+                statuses.append(c.request().status)
+        threads = [threading.Thread(target=one_request) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        assert statuses == [200] * 5
+
+    burst()
+    assert be.accepted == 5
+    wait_until(lambda: be.finished == 3, what="3 of 5 server connections closed, 2 kept")
+    burst()
+    assert be.accepted == 8
+
+
 def test_http10_server_response_without_keepalive_is_not_reused(http_backend, http_lb):
     def respond(req, conn, be):
         # an HTTP/1.0 answer without keep-alive; the socket stays open
