@@ -446,6 +446,59 @@ def test_upgrade_becomes_a_tunnel(http_backend, http_lb):
     assert req.get("Sec-WebSocket-Key") == "dGhlIHNhbXBsZSBub25jZQ=="
 
 
+def test_idle_tunnel_is_closed_after_idle_timeout(http_backend, http_lb):
+    def respond(req, conn, be):
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: websocket\r\n\r\n")
+        while conn.recv(65536):
+            pass
+        return None
+    be, lb = one(http_backend, http_lb, respond, extra=["--idle-timeout", "300ms"])
+    with HttpClient(lb.addr) as c:
+        c.send(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        assert c.response().status == 101
+        t0 = time.monotonic()
+        assert c.rest() == b""          # strata closes the silent tunnel
+        assert time.monotonic() - t0 >= 0.25
+    wait_until(lambda: be.finished == 1, what="the server side of the tunnel closed too")
+
+
+def test_connect_timeout_retries_on_another_server(http_backend, start_lb):
+    """A server whose accept queue is full drops SYNs: the connect times out
+    after --connect-timeout and the request, even a POST (nothing was sent),
+    is served by another server."""
+    from conftest import free_addr
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    try:
+        for _ in range(4):  # fill the accept queue (never accepted)
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(full.getsockname())
+            fillers.append(f)
+        time.sleep(0.1)
+        ok = http_backend("ok")
+        listen, admin = free_addr(), free_addr()
+        lb = start_lb(["--listen", listen, "--admin", admin, "--threads", "1",
+                       "--health-check", "none", "--connect-timeout", "300ms",
+                       "--server", "127.0.0.1:%d,name=full" % full.getsockname()[1],
+                       "--server", "%s,name=ok" % ok.addr], listen=listen, admin=admin)
+        for method in ("GET", "POST", "GET", "POST"):
+            req = build_request(method, "/", fields=[("Connection", "close")],
+                                body=b"x" if method == "POST" else None)
+            rs, _, _ = exchange_raw(listen, req)
+            assert rs[0].status == 200, rs[0]
+        assert [q.method for q in ok.requests] == ["GET", "POST", "GET", "POST"]
+        assert lb.server("full")["connect_errors"] == 2
+        assert lb.server("full")["total"] == 0
+    finally:
+        for f in fillers:
+            f.close()
+        full.close()
+
+
 def test_upgrade_refused_by_server_keeps_http(http_backend, http_lb):
     be, lb = one(http_backend, http_lb)
     with HttpClient(lb.addr) as c:
