@@ -62,6 +62,17 @@ static uint64_t server_field(struct lb_server *s, enum field f)
 	}
 }
 
+/* The labels `rule="NAME"` of rule l, NUL-terminated in b. */
+static const char *rule_label(struct buf *b, const struct lb_limit *l)
+{
+	buf_reset(b);
+	buf_puts(b, "rule=\"");
+	metrics_label_escape(b, l->conf->name);
+	buf_puts(b, "\"");
+	buf_append(b, "", 1);
+	return b->data;
+}
+
 void admin_collect(struct buf *out, void *arg)
 {
 	struct lb *lb = arg;
@@ -144,16 +155,18 @@ void admin_collect(struct buf *out, void *arg)
 				       load(k == 0 ? &l->allowed : k == 1 ? &l->limited : &l->delayed));
 		}
 	}
-	metrics_family(out, "strata_lb_ratelimit_keys", "gauge", "client keys a rate-limit rule holds");
-	for (int i = 0; i < g->nlimits; i++) {
-		buf_reset(&labels);
-		buf_puts(&labels, "rule=\"");
-		metrics_label_escape(&labels, g->limits[i].conf->name);
-		buf_puts(&labels, "\"");
-		buf_append(&labels, "", 1);
-		metrics_sample(out, "strata_lb_ratelimit_keys", labels.data,
-			       rl_table_keys(g->limits[i].table));
-	}
+	metrics_family(out, "strata_lb_ratelimit_keys", "gauge",
+		       "client keys a local rate-limit rule holds (shared rules keep theirs in the store)");
+	for (int i = 0; i < g->nlimits; i++)
+		if (g->limits[i].table)
+			metrics_sample(out, "strata_lb_ratelimit_keys", rule_label(&labels, &g->limits[i]),
+				       rl_table_keys(g->limits[i].table));
+	metrics_family(out, "strata_lb_ratelimit_store_errors_total", "counter",
+		       "shared rules: decisions made by on-store-error (store down, late or failing)");
+	for (int i = 0; i < g->nlimits; i++)
+		if (!g->limits[i].table)
+			metrics_sample(out, "strata_lb_ratelimit_store_errors_total",
+				       rule_label(&labels, &g->limits[i]), load(&g->limits[i].store_errors));
 	metrics_family(out, "strata_lb_listener_requests_total", "counter", "http: requests received");
 	metrics_family(out, "strata_lb_listener_errors_total", "counter",
 		       "http: requests strata answered itself with an error, by status");
@@ -258,9 +271,14 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 		buf_puts(out, i ? ",{" : "{");
 		json_kv_str(out, "name", l->conf->name, true);
 		json_kv_str(out, "rate", l->conf->rate_text, true);
-		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"delayed\":%llu,\"keys\":%zu}",
+		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"delayed\":%llu,",
 			   (unsigned long long)load(&l->allowed), (unsigned long long)load(&l->limited),
-			   (unsigned long long)load(&l->delayed), rl_table_keys(l->table));
+			   (unsigned long long)load(&l->delayed));
+		if (l->table)
+			buf_printf(out, "\"scope\":\"local\",\"keys\":%zu}", rl_table_keys(l->table));
+		else
+			buf_printf(out, "\"scope\":\"shared\",\"store_errors\":%llu}",
+				   (unsigned long long)load(&l->store_errors));
 	}
 	buf_puts(out, "]}\n");
 }

@@ -9,6 +9,7 @@
 #include "core/cli.h"
 #include "algo/ratelimit.h"
 #include "core/err.h"
+#include "ratelimit/rlstore.h"
 
 static const char *const balance_names[] = {
 	"roundrobin", "leastconn", "source", "leasttime", "random2", "hash",
@@ -49,6 +50,7 @@ void conf_init(struct lb_conf *c)
 	c->log_level = LOG_INFO;
 	c->log_format = LOG_TEXT;
 	c->grace_ms = CONF_DEFAULT_GRACE_MS;
+	c->store_timeout_ms = CONF_DEFAULT_STORE_TIMEOUT_MS;
 	snprintf(c->access_log, sizeof(c->access_log), "stdout");
 }
 
@@ -249,6 +251,13 @@ int conf_set_global(struct lb_conf *c, const char *key, const char *value,
 			rc = fail(err, errlen, "log-format: '%s' is not text or json", value);
 	} else if (strcmp(key, "grace") == 0) {
 		rc = parse_duration(key, value, &c->grace_ms, err, errlen);
+	} else if (strcmp(key, "ratelimit-store") == 0) {
+		rc = parse_addr(key, value, &c->store, c->store_text, err, errlen);
+		c->has_store = rc == 0;
+	} else if (strcmp(key, "ratelimit-store-timeout") == 0) {
+		rc = parse_duration(key, value, &c->store_timeout_ms, err, errlen);
+		if (rc == 0 && (c->store_timeout_ms < 1 || c->store_timeout_ms > 60000))
+			rc = fail(err, errlen, "%s: '%s' is not between 1ms and 60s", key, value);
 	} else if (strcmp(key, "access-log") == 0) {
 		if (strlen(value) >= sizeof(c->access_log))
 			return fail(err, errlen, "access-log: the path is too long");
@@ -410,6 +419,16 @@ static int parse_rate(const char *text, struct conf_limit *l)
 	return 0;
 }
 
+/* A key with two words: *out is false for `no`, true for `yes`. */
+static int parse_either(const char *key, const char *value, const char *no, const char *yes,
+			bool *out, char *err, size_t errlen)
+{
+	if (strcmp(value, no) != 0 && strcmp(value, yes) != 0)
+		return fail(err, errlen, "%s: '%s' is not %s or %s", key, value, no, yes);
+	*out = strcmp(value, yes) == 0;
+	return 0;
+}
+
 int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
 		   char *err, size_t errlen)
 {
@@ -450,12 +469,11 @@ int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
 			return ERR_CONFIG;
 		l->max_keys = n;
 	} else if (strcmp(key, "mode") == 0) {
-		if (strcmp(value, "reject") == 0)
-			l->delay = false;
-		else if (strcmp(value, "delay") == 0)
-			l->delay = true;
-		else
-			return fail(err, errlen, "mode: '%s' is not reject or delay", value);
+		return parse_either(key, value, "reject", "delay", &l->delay, err, errlen);
+	} else if (strcmp(key, "scope") == 0) {
+		return parse_either(key, value, "local", "shared", &l->shared, err, errlen);
+	} else if (strcmp(key, "on-store-error") == 0) {
+		return parse_either(key, value, "open", "closed", &l->fail_closed, err, errlen);
 	} else {
 		return fail(err, errlen, "unknown key '%s' in [ratelimit %s]", key, l->name);
 	}
@@ -789,6 +807,14 @@ int conf_validate(struct lb_conf *c, char *err, size_t errlen)
 		if (l->delay && l->algo != RL_LEAKY)
 			return fail(err, errlen, "ratelimit '%s': mode delay needs a leaky rate "
 				    "(leaky:LIMIT/PERIOD[:QUEUE])", l->name);
+		if (l->shared && !c->has_store)
+			return fail(err, errlen, "ratelimit '%s': scope shared needs ratelimit-store = "
+				    "ADDR:PORT in [global]", l->name);
+		struct rl_policy p = { (enum rl_algo)l->algo, l->limit, l->period_ms * 1000000ULL,
+				       l->burst };
+		char why[160];
+		if (l->shared && rlstore_policy_check(&p, why, sizeof(why)) < 0)
+			return fail(err, errlen, "ratelimit '%s': %s", l->name, why);
 		if (l->match == LIMIT_POOL) {
 			int j = 0;
 			while (j < c->npools && strcmp(c->pools[j].name, l->match_arg) != 0)

@@ -107,6 +107,8 @@ struct conf_limit {
 	long max_keys;
 	bool delay;                      /* mode = delay: leaky shaping instead of 429 */
 	bool has_rate;
+	bool shared;                     /* scope = shared: decided by ratelimit-store */
+	bool fail_closed;                /* on-store-error = closed: refuse when it fails */
 };
 
 struct conf_cert {
@@ -149,6 +151,10 @@ struct lb_conf {
 	struct conf_limit limits[CONF_MAX_LIMITS];  /* in file order */
 	int nlimits;
 	char access_log[CONF_PATH_MAX];  /* "off", "stdout", "stderr" or a file */
+	bool has_store;                  /* ratelimit-store: for shared rules */
+	char store_text[SOCK_ADDR_STRLEN];
+	struct sock_addr store;
+	uint64_t store_timeout_ms;       /* a request's longest wait for the store */
 };
 
 /* Defaults, as documented in `strata lb --help` and docs/CONFIG.md. */
@@ -166,6 +172,7 @@ struct lb_conf {
 #define CONF_DEFAULT_MAX_HEADER   (32 * 1024)
 #define CONF_DEFAULT_SERVER_KEEPALIVE 32
 #define CONF_DEFAULT_SERVER_KEEPALIVE_MS 30000
+#define CONF_DEFAULT_STORE_TIMEOUT_MS 50
 
 /* conf_init - fill `c` with defaults and no pools or listeners. */
 void conf_init(struct lb_conf *c);
@@ -208,7 +215,8 @@ void conf_limit_init(struct conf_limit *l, const char *name);
  * conf_set_limit - one key of a [ratelimit NAME] section (or the
  * --rate-limit flag, key "rate"): rate = ALGO:LIMIT/PERIOD[:BURST],
  * match = all | prefix /P | header NAME | pool NAME,
- * key = ip | header:NAME | cookie:NAME, max-keys = N, mode = reject | delay.
+ * key = ip | header:NAME | cookie:NAME, max-keys = N, mode = reject | delay,
+ * scope = local | shared, on-store-error = open | closed.
  * 0, or ERR_CONFIG with a message naming the key in err.
  */
 int conf_set_limit(struct conf_limit *l, const char *key, const char *value,

@@ -92,8 +92,7 @@ struct http_session {
 	bool has_key;                     /* hash balancing key */
 	uint64_t key;
 	struct lb_server *sticky;         /* the server the cookie names */
-	const struct lb_limit *limit;     /* the rate-limit rule closest to refusing */
-	struct rl_result limit_res;       /* its decision, for the response's fields */
+	struct limit_verdict limit;       /* the rate-limit rules' verdict (and call) */
 	bool set_cookie;
 
 	/* the server side */

@@ -34,6 +34,8 @@
 static void pump(struct http_session *s);
 static void session_close(struct http_session *s, bool abort);
 static void attach_server(struct http_session *s);
+static void limit_passed(struct http_session *s);
+static void on_limit_answer(void *arg, int rc, const struct resp_value *reply);
 
 static _Thread_local struct http1_request parsed_req;
 static _Thread_local struct http1_response parsed_res;
@@ -245,6 +247,7 @@ static void session_close(struct http_session *s, bool abort)
 		return;
 	s->closed = true;
 	struct lb_worker *w = s->w;
+	limit_abandon(&s->limit);
 	loop_timer_cancel(w->loop, &s->timeout);
 	loop_timer_cancel(w->loop, &s->resume);
 	release_server(s, false);
@@ -492,13 +495,12 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	int pool = route_select(conf, s->listener, &rr);
 	s->pool = &s->gen->pools[pool];
 	struct rl_result decision;
-	struct limit_verdict verdict = { 0 };
-	const struct lb_limit *limit = s->gen->nlimits ?
-		limit_http(s->gen, pool, req, rr.path, rr.path_len, &s->peer, &decision, &verdict) :
-		NULL;
-	uint64_t delay_ns = verdict.delay_ns;
-	s->limit = verdict.tightest;
-	s->limit_res = verdict.res;
+	const struct lb_limit *limit = NULL;
+	if (s->gen->nlimits)
+		limit = limit_http(s->w, s->gen, pool, req, rr.path, rr.path_len, &s->peer,
+				   &decision, &s->limit, on_limit_answer, s);
+	else
+		s->limit = (struct limit_verdict){ 0 };
 	if (limit) {
 		answer_error(s, 429, limit, &decision);  /* it never reaches a server */
 		return;
@@ -521,13 +523,42 @@ static void start_request(struct http_session *s, const struct http1_request *re
 	s->replayable = true;
 	s->state = ST_EXCHANGE;
 	s->last_active_ms = loop_now(s->w->loop);
-	if (delay_ns) {
-		/* Shaped: the request waits its turn with no server; the timeout
-		 * finds it unattached and attaches it (on_timeout). */
-		arm(s, (delay_ns + 999999) / 1000000);
+	if (s->limit.call.client) {
+		/* Shared rules: the store answers (on_limit_answer) or the bounded
+		 * wait ends (on_timeout) before a server is chosen. */
+		arm(s, s->gen->conf->store_timeout_ms);
 		return;
 	}
-	attach_server(s);
+	limit_passed(s);
+}
+
+/* Every rule allowed the request: on to a server, at once or, shaped, once
+ * its delay has passed (the timeout finds it unattached and attaches it). */
+static void limit_passed(struct http_session *s)
+{
+	if (s->limit.delay_ns)
+		arm(s, (s->limit.delay_ns + 999999) / 1000000);
+	else
+		attach_server(s);
+}
+
+/* The shared rules are decided: by the store's answer or by the wait's end. */
+static void limit_decided(struct http_session *s, const struct lb_limit *limit,
+			  const struct rl_result *decision)
+{
+	if (limit)
+		answer_error(s, 429, limit, decision);
+	else
+		limit_passed(s);
+	pump(s);
+}
+
+static void on_limit_answer(void *arg, int rc, const struct resp_value *reply)
+{
+	struct http_session *s = arg;
+	struct rl_result decision;
+	const struct lb_limit *limit = limit_answer(s->gen, &s->limit, rc, reply, &decision);
+	limit_decided(s, limit, &decision);
 }
 
 /* ---- choosing and reaching a server ---- */
@@ -666,8 +697,8 @@ static void answer_head(struct http_session *s, const struct http1_response *res
 		rw.cookie_value = s->srv->conf.name;
 	}
 	struct buf fields = BUF_INIT;
-	if (s->limit && res->status >= 200) {
-		limit_fields(&fields, s->limit, &s->limit_res);
+	if (s->limit.tightest && res->status >= 200) {
+		limit_fields(&fields, s->limit.tightest, &s->limit.res);
 		rw.extra = fields.data;
 		rw.extra_len = fields.oom ? 0 : fields.len;
 	}
@@ -1142,6 +1173,11 @@ static void on_timeout(struct timer *t)
 	}
 	case ST_EXCHANGE:
 		break;
+	}
+	if (s->limit.call.client) {
+		struct rl_result decision;
+		limit_decided(s, limit_timeout(s->gen, &s->limit, &decision), &decision);
+		return;
 	}
 	if (!s->sc || !s->sc->connected) {
 		if (s->sc)

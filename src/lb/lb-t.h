@@ -90,6 +90,27 @@ struct lb_limit {
 	struct rl_table *table;
 	int pool;                         /* match pool: the pool's index */
 	_Atomic uint64_t allowed, limited, delayed;
+	_Atomic uint64_t store_errors;    /* shared: decided by on-store-error */
+	_Atomic uint64_t store_logged_ms; /* the last such log line (one per 10 s) */
+};
+
+struct rclient;
+
+/* A request's call to the rate-limit store, while it waits for the answer. */
+struct limit_call {
+	struct rclient *client;           /* NULL: not waiting */
+	uint64_t id;
+	int nrules;
+	uint8_t rules[CONF_MAX_LIMITS];   /* the shared rules asked, in order */
+};
+
+/* What the rules said of an allowed request: the tightest rule (fewest
+ * remaining) for the response's RateLimit fields, and the delay. */
+struct limit_verdict {
+	const struct lb_limit *tightest;  /* NULL when no rule counted it */
+	struct rl_result res;             /* the tightest rule's decision */
+	uint64_t delay_ns;                /* mode = delay: hold it this long first */
+	struct limit_call call;           /* shared rules still to be decided */
 };
 
 struct lb_gen {
@@ -108,6 +129,7 @@ struct http_session;
 struct srvconn;
 
 #define LB_IDLE_BUCKETS 64            /* idle server connections, by server */
+#define LB_MAX_STORES 4               /* rate-limit store addresses per worker */
 
 /* A worker's registration of one listener in its loop. */
 struct lb_accept {
@@ -136,6 +158,8 @@ struct lb_worker {
 	struct tcp_session *session_list; /* open here, for closing at exit */
 	struct http_session *http_list;   /* the same for http */
 	struct srvconn *idle[LB_IDLE_BUCKETS];  /* pooled server connections */
+	struct rclient *stores[LB_MAX_STORES];  /* rate-limit store clients, by address */
+	int nstores;
 	struct buf access_buf;            /* access log lines not yet written */
 	struct loop_deferred access_flush;
 	bool access_flush_armed;

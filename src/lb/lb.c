@@ -71,6 +71,11 @@ static const char usage[] =
 	"      --rate-limit ALGO:LIMIT/PERIOD[:BURST]  per client address, e.g. token:10/1s:20;\n"
 	"                           ALGO token, leaky, fixed, log, sliding or gcra. http: 429 with\n"
 	"                           Retry-After and RateLimit fields; tcp: the connection is closed\n"
+	"      --rate-limit-store ADDR:PORT  share that limit with every strata lb using this\n"
+	"                           Redis-protocol store (one atomic Lua call per decision)\n"
+	"      --rate-limit-store-timeout D  longest wait for the store (default 50ms)\n"
+	"      --rate-limit-on-store-error open|closed  allow (default) or refuse when the\n"
+	"                           store is down or late\n"
 	"  -h, --help               this help\n"
 	"\n"
 	"Durations take ms, s or m (500ms, 2s, 1m); sizes k, m or g. SIGHUP reloads -c FILE\n"
@@ -82,6 +87,7 @@ enum {
 	OPT_COOKIE, OPT_HASH_KEY, OPT_TLS, OPT_HEALTH_STATUS, OPT_HEADER_TIMEOUT,
 	OPT_KEEPALIVE_TIMEOUT, OPT_RESPONSE_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_SERVER_KEEPALIVE, OPT_SERVER_KEEPALIVE_TIMEOUT, OPT_ACCESS_LOG, OPT_RATE_LIMIT,
+	OPT_STORE, OPT_STORE_TIMEOUT, OPT_STORE_ERROR,
 };
 
 static const struct option longopts[] = {
@@ -117,6 +123,9 @@ static const struct option longopts[] = {
 	{ "server-keepalive-timeout", required_argument, NULL, OPT_SERVER_KEEPALIVE_TIMEOUT },
 	{ "access-log", required_argument, NULL, OPT_ACCESS_LOG },
 	{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
+	{ "rate-limit-store", required_argument, NULL, OPT_STORE },
+	{ "rate-limit-store-timeout", required_argument, NULL, OPT_STORE_TIMEOUT },
+	{ "rate-limit-on-store-error", required_argument, NULL, OPT_STORE_ERROR },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -140,7 +149,8 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_TLS, 'l', "tls" }, { OPT_HEADER_TIMEOUT, 'l', "header-timeout" },
 	{ OPT_KEEPALIVE_TIMEOUT, 'l', "keepalive-timeout" },
 	{ OPT_MAX_HEADER, 'l', "max-header-size" }, { OPT_MAX_BODY, 'l', "max-body-size" },
-	{ OPT_RATE_LIMIT, 'r', "rate" },
+	{ OPT_RATE_LIMIT, 'r', "rate" }, { OPT_STORE_ERROR, 'r', "on-store-error" },
+	{ OPT_STORE, 'g', "ratelimit-store" }, { OPT_STORE_TIMEOUT, 'g', "ratelimit-store-timeout" },
 };
 
 /* Exit 2 naming the flag: config messages start with "KEY: ". */
@@ -238,6 +248,8 @@ static struct lb_conf *parse_args(int argc, char **argv, const char **conf_path)
 			cli_fail("lb", "--listen ADDR:PORT is required (or -c FILE)");
 		if (c->pools[0].nservers == 0)
 			cli_fail("lb", "at least one --server ADDR:PORT is required");
+		if (c->nlimits)  /* the quick-start rule is the one --rate-limit-store shares */
+			c->limits[0].shared = c->has_store;
 		c->npools = 1;
 		c->nlisteners = 1;
 		if (conf_validate(c, err, sizeof(err)) < 0)
@@ -299,12 +311,6 @@ static void on_accept(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		atomic_fetch_add_explicit(&l->total, 1, memory_order_relaxed);
-		if (a->conf->mode == MODE_TCP && a->worker->gen->nlimits &&
-		    limit_tcp(a->worker->gen, a->conf->pool, &peer)) {
-			atomic_fetch_sub_explicit(&l->active, 1, memory_order_relaxed);
-			close(fd);  /* over its rate: closed at once, no server involved */
-			continue;
-		}
 		if (a->conf->mode == MODE_HTTP)
 			http_session_start(a, fd, &peer);
 		else
@@ -523,8 +529,15 @@ static void announce(const struct lb_gen *g, const struct lb_conf *c)
 			 cl->addr_text, conf_mode_name(cl->mode), cl->ncerts ? ", tls" : "",
 			 p->conf.name, conf_balance_name(p->conf.balance), p->nservers);
 	}
-	for (int i = 0; i < g->nlimits; i++)
-		log_info("ratelimit %s: %s per client key", c->limits[i].name, c->limits[i].rate_text);
+	for (int i = 0; i < g->nlimits; i++) {
+		const struct conf_limit *l = &c->limits[i];
+		if (l->shared)
+			log_info("ratelimit %s: %s per client key, shared through store %s (%llu ms wait, "
+				 "on-store-error = %s)", l->name, l->rate_text, c->store_text,
+				 (unsigned long long)c->store_timeout_ms, l->fail_closed ? "closed" : "open");
+		else
+			log_info("ratelimit %s: %s per client key", l->name, l->rate_text);
+	}
 	if (c->has_admin)
 		log_info("admin on http://%s (/metrics, /stats, /healthz)", c->admin_text);
 	log_info("strata lb %s running with %d threads", STRATA_VERSION, c->threads);
@@ -612,6 +625,7 @@ fail:
 		struct lb_worker *w = &lb.worker_state[i];
 		http_worker_release(w);
 		tcp_worker_release(w);
+		limit_worker_release(w);
 		if (w->gen)
 			gen_unref(w->gen);
 	}

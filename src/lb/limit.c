@@ -5,7 +5,12 @@
 #include <string.h>
 
 #include "algo/rltable.h"
+#include "core/err.h"
+#include "core/log.h"
 #include "core/loop.h"
+#include "ratelimit/rlstore.h"
+
+#define STORE_LOG_MS 10000   /* one log line per rule this often while failing */
 
 int limit_build(struct lb_gen *g, char *err, size_t errlen)
 {
@@ -20,7 +25,7 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 		for (int j = 0; j < g->npools; j++)
 			if (cl->match == LIMIT_POOL && strcmp(g->pools[j].conf.name, cl->match_arg) == 0)
 				l->pool = j;
-		if (rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) {
+		if (!cl->shared && rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) {
 			snprintf(err, errlen, "ratelimit '%s': out of memory", cl->name);
 			return -ENOMEM;
 		}
@@ -40,11 +45,18 @@ void limit_sweep(struct lb_gen *g)
 {
 	uint64_t now = loop_clock_ns();
 	for (int i = 0; i < g->nlimits; i++)
-		rl_table_expire(g->limits[i].table, now);
+		if (g->limits[i].table)
+			rl_table_expire(g->limits[i].table, now);
 }
 
 
-/* Count one unit for `key` under rule `l`; true when allowed. */
+/* The shared rules of one request, gathered until the call is made. */
+struct asks {
+	struct rlstore_ask ask[CONF_MAX_LIMITS];
+	char host[SOCK_ADDR_STRLEN];      /* the client address as text, once */
+};
+
+/* Count one unit under local rule `l`; true when allowed. */
 static bool count(struct lb_limit *l, const void *key, size_t len, struct rl_result *res)
 {
 	rl_table_decide(l->table, key, len, loop_clock_ns(), 1, res);
@@ -52,8 +64,148 @@ static bool count(struct lb_limit *l, const void *key, size_t len, struct rl_res
 	return res->allowed;
 }
 
-const struct lb_limit *limit_tcp(struct lb_gen *g, int pool, const struct sock_addr *peer)
+/* An allowed request's verdict takes in rule l's decision. */
+static void fold(struct limit_verdict *v, struct lb_limit *l, const struct rl_result *res)
 {
+	if (!v->tightest || res->remaining < v->res.remaining) {
+		v->tightest = l;
+		v->res = *res;
+	}
+	if (l->conf->delay && res->delay_ns) {
+		atomic_fetch_add_explicit(&l->delayed, 1, memory_order_relaxed);
+		if (res->delay_ns > v->delay_ns)
+			v->delay_ns = res->delay_ns;
+	}
+}
+
+/*
+ * Decide rule `l` for `key`: a local rule at once (false when it refuses),
+ * a shared one by adding it to the call. The store's keys name clients by
+ * their address as text, so people can read them (redis-cli --scan).
+ */
+static bool decide(struct lb_gen *g, struct lb_limit *l, const void *key, size_t len, bool ip,
+		   const struct sock_addr *peer, struct asks *a, struct limit_verdict *v,
+		   struct rl_result *res)
+{
+	if (!l->conf->shared) {
+		if (!count(l, key, len, res))
+			return false;
+		fold(v, l, res);
+		return true;
+	}
+	int k = v->call.nrules++;
+	if (ip) {
+		if (!a->host[0])
+			sock_addr_host(peer, a->host, sizeof(a->host));
+		key = a->host;
+		len = strlen(a->host);
+	}
+	v->call.rules[k] = (uint8_t)(l - g->limits);
+	a->ask[k] = (struct rlstore_ask){ &l->policy, l->conf->name, key, len };
+	return true;
+}
+
+/* Rule l could not be decided by the store (rc, or the store's error text):
+ * on-store-error decides. True when it allows. */
+static bool store_failed(struct lb_gen *g, struct lb_limit *l, int rc, const char *why,
+			 size_t why_len, struct rl_result *res)
+{
+	const struct conf_limit *cl = l->conf;
+	atomic_fetch_add_explicit(&l->store_errors, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(cl->fail_closed ? &l->limited : &l->allowed, 1,
+				  memory_order_relaxed);
+	uint64_t now = loop_clock_ms(), last = atomic_load_explicit(&l->store_logged_ms,
+								      memory_order_relaxed);
+	if ((last == 0 || now - last >= STORE_LOG_MS) &&
+	    atomic_compare_exchange_strong(&l->store_logged_ms, &last, now)) {
+		if (!why) {
+			why = err_str(rc);
+			why_len = strlen(why);
+		}
+		log_warn("ratelimit '%s': store %s: %.*s; %s (on-store-error = %s)", cl->name,
+			 g->conf->store_text, (int)why_len, why,
+			 cl->fail_closed ? "refusing" : "allowing", cl->fail_closed ? "closed" : "open");
+	}
+	/* A refusal without a decision: try again in a second. */
+	*res = (struct rl_result){ .allowed = !cl->fail_closed, .limit = l->policy.limit,
+				   .retry_after_ns = cl->fail_closed ? 1000000000ULL : 0,
+				   .reset_after_ns = 1000000000ULL };
+	return res->allowed;
+}
+
+/* Every rule of the call from rule index `from` on, by on-store-error. */
+static const struct lb_limit *fail_call(struct lb_gen *g, struct limit_verdict *v, int from,
+					int rc, const char *why, size_t why_len,
+					struct rl_result *res)
+{
+	for (int k = from; k < v->call.nrules; k++) {
+		struct lb_limit *l = &g->limits[v->call.rules[k]];
+		if (!store_failed(g, l, rc, why, why_len, res))
+			return l;
+	}
+	return NULL;
+}
+
+static struct rclient *store_client(struct lb_worker *w, const struct lb_conf *c)
+{
+	for (int i = 0; i < w->nstores; i++)
+		if (sock_addr_equal(rclient_addr(w->stores[i]), &c->store))
+			return w->stores[i];
+	if (w->nstores == LB_MAX_STORES)
+		return NULL;
+	struct buf hello = BUF_INIT;
+	rlstore_hello(&hello);
+	uint64_t deadline = 20 * c->store_timeout_ms;
+	struct rclient_opts o = {
+		.addr = c->store,
+		.reply_timeout_ms = deadline < 1000 ? 1000 : deadline,
+		.hello = &hello,
+		.nhello = 1,
+	};
+	struct rclient *rc = NULL;
+	if (!hello.oom && rclient_create(w->loop, &o, &rc) == 0)
+		w->stores[w->nstores++] = rc;
+	buf_free(&hello);
+	return rc;
+}
+
+/* Make the call for the shared rules gathered in a, if any. */
+static const struct lb_limit *ask(struct lb_worker *w, struct lb_gen *g, struct asks *a,
+				  struct limit_verdict *v, rclient_fn fn, void *arg,
+				  struct rl_result *res)
+{
+	if (!v->call.nrules)
+		return NULL;
+	struct rclient *c = store_client(w, g->conf);
+	int rc = c ? 0 : -ENOMEM;
+	if (c) {
+		struct buf cmd = BUF_INIT;
+		rlstore_command(&cmd, a->ask, v->call.nrules, 1);
+		rc = cmd.oom ? -ENOMEM : rclient_call(c, cmd.data, cmd.len, fn, arg, &v->call.id);
+		buf_free(&cmd);
+	}
+	if (rc == 0) {
+		v->call.client = c;
+		return NULL;
+	}
+	return fail_call(g, v, 0, rc, NULL, 0, res);
+}
+
+static void verdict_init(struct limit_verdict *v)
+{
+	v->tightest = NULL;
+	v->delay_ns = 0;
+	v->call.client = NULL;
+	v->call.nrules = 0;
+}
+
+const struct lb_limit *limit_tcp(struct lb_worker *w, struct lb_gen *g, int pool,
+				 const struct sock_addr *peer, struct rl_result *res,
+				 struct limit_verdict *v, rclient_fn fn, void *arg)
+{
+	struct asks a;
+	a.host[0] = '\0';
+	verdict_init(v);
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		const struct conf_limit *cl = l->conf;
@@ -62,11 +214,10 @@ const struct lb_limit *limit_tcp(struct lb_gen *g, int pool, const struct sock_a
 			continue;
 		size_t len;
 		const void *key = sock_addr_bytes(peer, &len);
-		struct rl_result res;
-		if (!count(l, key, len, &res))
+		if (!decide(g, l, key, len, true, peer, &a, v, res))
 			return l;
 	}
-	return NULL;
+	return ask(w, g, &a, v, fn, arg, res);
 }
 
 static bool http_matches(const struct lb_limit *l, int pool, const struct http1_request *req,
@@ -106,33 +257,84 @@ static const void *http_key(const struct conf_limit *cl, const struct http1_requ
 	return NULL;
 }
 
-const struct lb_limit *limit_http(struct lb_gen *g, int pool, const struct http1_request *req,
-				  const char *path, size_t path_len, const struct sock_addr *peer,
-				  struct rl_result *res, struct limit_verdict *v)
+const struct lb_limit *limit_http(struct lb_worker *w, struct lb_gen *g, int pool,
+				  const struct http1_request *req, const char *path, size_t path_len,
+				  const struct sock_addr *peer, struct rl_result *res,
+				  struct limit_verdict *v, rclient_fn fn, void *arg)
 {
-	v->tightest = NULL;
-	v->delay_ns = 0;
+	struct asks a;
+	a.host[0] = '\0';
+	verdict_init(v);
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		if (!http_matches(l, pool, req, path, path_len))
 			continue;
 		size_t len;
 		const void *key = http_key(l->conf, req, peer, &len);
-		if (!key)
-			continue;
-		if (!count(l, key, len, res))
+		if (key && !decide(g, l, key, len, l->conf->key == LIMIT_KEY_IP, peer, &a, v, res))
 			return l;
-		if (!v->tightest || res->remaining < v->res.remaining) {
-			v->tightest = l;
-			v->res = *res;
-		}
-		if (l->conf->delay && res->delay_ns) {
-			atomic_fetch_add_explicit(&l->delayed, 1, memory_order_relaxed);
-			if (res->delay_ns > v->delay_ns)
-				v->delay_ns = res->delay_ns;
-		}
 	}
-	return NULL;
+	return ask(w, g, &a, v, fn, arg, res);
+}
+
+/* The store lost the script (SCRIPT FLUSH, a restart behind a proxy): load
+ * it again for the calls that follow. */
+static void reload_script(struct rclient *c)
+{
+	struct buf hello = BUF_INIT;
+	uint64_t id;
+	rlstore_hello(&hello);
+	if (!hello.oom)
+		rclient_call(c, hello.data, hello.len, NULL, NULL, &id);
+	buf_free(&hello);
+}
+
+const struct lb_limit *limit_answer(struct lb_gen *g, struct limit_verdict *v, int rc,
+				    const struct resp_value *reply, struct rl_result *res)
+{
+	struct rclient *client = v->call.client;
+	v->call.client = NULL;
+	int decided = rc < 0 ? rc : rlstore_decided(reply);
+	if (decided > v->call.nrules)
+		decided = ERR_PARSE;
+	if (decided < 0) {
+		bool text = rc == 0 && reply->type == RESP_ERROR;
+		if (text && reply->len >= 8 && memcmp(reply->p, "NOSCRIPT", 8) == 0 && client)
+			reload_script(client);
+		return fail_call(g, v, 0, decided, text ? reply->p : NULL, text ? reply->len : 0, res);
+	}
+	for (int k = 0; k < decided; k++) {
+		struct lb_limit *l = &g->limits[v->call.rules[k]];
+		rlstore_result(reply, k, &l->policy, res);
+		atomic_fetch_add_explicit(res->allowed ? &l->allowed : &l->limited, 1,
+					  memory_order_relaxed);
+		if (!res->allowed)
+			return l;
+		fold(v, l, res);
+	}
+	/* The script stops only at a refusal: fewer answers is a broken reply. */
+	return decided < v->call.nrules ? fail_call(g, v, decided, ERR_PARSE, NULL, 0, res) : NULL;
+}
+
+const struct lb_limit *limit_timeout(struct lb_gen *g, struct limit_verdict *v,
+				     struct rl_result *res)
+{
+	limit_abandon(v);
+	return fail_call(g, v, 0, -ETIMEDOUT, NULL, 0, res);
+}
+
+void limit_abandon(struct limit_verdict *v)
+{
+	if (v->call.client)
+		rclient_cancel(v->call.client, v->call.id);
+	v->call.client = NULL;
+}
+
+void limit_worker_release(struct lb_worker *w)
+{
+	for (int i = 0; i < w->nstores; i++)
+		rclient_destroy(w->stores[i]);
+	w->nstores = 0;
 }
 
 static uint64_t seconds_up(uint64_t ns)

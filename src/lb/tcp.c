@@ -1,5 +1,7 @@
 #include "lb/tcp.h"
 
+#include "lb/limit.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "core/log.h"
 #include "lb/balance.h"
 #include "lb/gen.h"
+#include "lb/limit.h"
 #include "lb/server.h"
 
 #define PIPE_BYTES    (64 * 1024)  /* a pipe's default capacity */
@@ -58,6 +61,7 @@ struct tcp_session {
 	uint64_t peer_hash;              /* source balancing's key */
 	struct lb_server *tried[CONF_MAX_RETRIES + 1];
 	int ntried;
+	struct limit_verdict limit;      /* waiting for the rate-limit store? */
 	uint64_t last_active_ms;
 	struct timer timeout;           /* connect, then idle */
 	struct timer resume;            /* zero-delay: budget used up */
@@ -69,6 +73,7 @@ enum xfer { XFER_DONE, XFER_MORE, XFER_ABORT };
 static void session_pump(struct tcp_session *s);
 static void session_close(struct tcp_session *s, bool abort);
 static void connect_next(struct tcp_session *s);
+static void limit_decided(struct tcp_session *s, const struct lb_limit *limit);
 
 /* ---- pipes ---- */
 
@@ -161,6 +166,7 @@ static void session_close(struct tcp_session *s, bool abort)
 		return;
 	s->closed = true;
 	struct loop *l = s->w->loop;
+	limit_abandon(&s->limit);
 	loop_timer_cancel(l, &s->timeout);
 	loop_timer_cancel(l, &s->resume);
 	if (abort) {
@@ -395,6 +401,11 @@ static void on_timeout(struct timer *t)
 {
 	struct tcp_session *s = container_of(t, struct tcp_session, timeout);
 	struct loop *l = s->w->loop;
+	if (s->limit.call.client) {
+		struct rl_result res;
+		limit_decided(s, limit_timeout(s->gen, &s->limit, &res));
+		return;
+	}
 	if (!s->connected) {
 		connect_failed(s, -ETIMEDOUT);
 		return;
@@ -446,6 +457,23 @@ static void connect_next(struct tcp_session *s)
 	session_close(s, true);
 }
 
+/* The shared rate-limit rules are decided: a refused connection is closed
+ * at once, no server involved. */
+static void limit_decided(struct tcp_session *s, const struct lb_limit *limit)
+{
+	if (limit)
+		session_close(s, false);
+	else
+		connect_next(s);
+}
+
+static void on_limit_answer(void *arg, int rc, const struct resp_value *reply)
+{
+	struct tcp_session *s = arg;
+	struct rl_result res;
+	limit_decided(s, limit_answer(s->gen, &s->limit, rc, reply, &res));
+}
+
 void tcp_session_start(struct lb_accept *a, int fd, const struct sock_addr *peer)
 {
 	struct lb_worker *w = a->worker;
@@ -478,6 +506,17 @@ void tcp_session_start(struct lb_accept *a, int fd, const struct sock_addr *peer
 	timer_init(&s->resume, on_resume);
 	if (loop_add(w->loop, &s->client.io, LOOP_READ | LOOP_WRITE | LOOP_RDHUP | LOOP_EDGE) < 0) {
 		session_close(s, true);
+		return;
+	}
+	if (s->gen->nlimits) {
+		struct rl_result res;
+		const struct lb_limit *limit = limit_tcp(w, s->gen, a->conf->pool, peer, &res,
+							 &s->limit, on_limit_answer, s);
+		if (limit || !s->limit.call.client) {
+			limit_decided(s, limit);
+			return;
+		}
+		loop_timer_arm(w->loop, &s->timeout, s->gen->conf->store_timeout_ms);
 		return;
 	}
 	connect_next(s);

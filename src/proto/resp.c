@@ -125,6 +125,99 @@ int resp_parse(const char *buf, size_t len, size_t max_bulk, struct resp_command
 	return 0;
 }
 
+/* One value's header at p: its type, its number or text. *next is set past
+ * it (past the payload for a bulk string). */
+static int parse_value(const char *p, const char *end, size_t max_bulk, struct resp_value *v,
+		       const char **next)
+{
+	if (p >= end)
+		return ERR_AGAIN;
+	const char *r = crlf(p, end);
+	if (!r)
+		return (size_t)(end - p) > RESP_INLINE_MAX ? ERR_PARSE : ERR_AGAIN;
+	if (r[1] != '\n')
+		return ERR_PARSE;
+	v->p = p + 1;
+	v->len = (size_t)(r - p - 1);
+	v->i = 0;
+	v->span = 1;
+	*next = r + 2;
+	switch (*p) {
+	case '+':
+		v->type = RESP_STATUS;
+		return 0;
+	case '-':
+		v->type = RESP_ERROR;
+		return 0;
+	case ':':
+		v->type = RESP_INT;
+		return parse_ll(v->p, v->len, &v->i);
+	case '*':
+	case '$':
+		if (parse_ll(v->p, v->len, &v->i) < 0 || v->i < -1)
+			return ERR_PARSE;
+		v->type = v->i == -1 ? RESP_NIL : *p == '*' ? RESP_ARRAY : RESP_BULK;
+		v->p = NULL;
+		v->len = 0;
+		if (v->type != RESP_BULK)
+			return 0;
+		if ((uint64_t)v->i > max_bulk)
+			return ERR_LIMIT;
+		if ((size_t)(end - *next) < (size_t)v->i + 2)
+			return ERR_AGAIN;
+		if ((*next)[v->i] != '\r' || (*next)[v->i + 1] != '\n')
+			return ERR_PARSE;
+		v->p = *next;
+		v->len = (size_t)v->i;
+		*next += v->i + 2;
+		return 0;
+	}
+	return ERR_PARSE;
+}
+
+int resp_parse_reply(const char *buf, size_t len, size_t max_bulk, struct resp_reply *r)
+{
+	struct { size_t index; int64_t left; } open[RESP_REPLY_MAX_DEPTH];
+	int depth = 0;
+	const char *p = buf, *end = buf + len;
+	r->n = 0;
+	for (;;) {
+		if (r->n == RESP_REPLY_MAX_VALUES)
+			return ERR_LIMIT;
+		struct resp_value *v = &r->v[r->n];
+		int rc = parse_value(p, end, max_bulk, v, &p);
+		if (rc < 0)
+			return rc;
+		r->n++;
+		if (v->type == RESP_ARRAY && v->i > 0) {
+			if (depth == RESP_REPLY_MAX_DEPTH)
+				return ERR_LIMIT;
+			open[depth].index = r->n - 1;
+			open[depth++].left = v->i;
+			continue;
+		}
+		/* A value is complete: so is every array it completes. */
+		while (depth > 0 && --open[depth - 1].left == 0) {
+			depth--;
+			r->v[open[depth].index].span = r->n - open[depth].index;
+		}
+		if (depth == 0)
+			break;
+	}
+	r->used = (size_t)(p - buf);
+	return 0;
+}
+
+const struct resp_value *resp_value_at(const struct resp_value *a, size_t k)
+{
+	if (a->type != RESP_ARRAY || a->i < 0 || k >= (uint64_t)a->i)
+		return NULL;
+	const struct resp_value *v = a + 1;
+	while (k--)
+		v += v->span;
+	return v;
+}
+
 void resp_simple(struct buf *out, const char *s)
 {
 	buf_printf(out, "+%s\r\n", s);

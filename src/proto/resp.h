@@ -7,6 +7,9 @@
  * one command from the start of the caller's buffer; the argument pointers
  * point into that buffer. Malformed input gets the error text Redis sends,
  * after which the connection is to be closed (the stream cannot be re-synced).
+ *
+ * For strata's own clients (net/rclient.h) it also reads replies: one reply
+ * of any RESP2 type, arrays nested, into a flat list of values.
  */
 #ifndef STRATA_RESP_H
 #define STRATA_RESP_H
@@ -39,6 +42,42 @@ struct resp_command {
  * reply it with resp_error and close).
  */
 int resp_parse(const char *buf, size_t len, size_t max_bulk, struct resp_command *cmd);
+
+enum resp_type { RESP_STATUS, RESP_ERROR, RESP_INT, RESP_BULK, RESP_NIL, RESP_ARRAY };
+
+/* One value of a reply. The values of a reply are stored in pre-order: an
+ * array's first element follows it, and each element's next sibling is
+ * `span` values after it. */
+struct resp_value {
+	enum resp_type type;
+	int64_t i;                   /* RESP_INT: the number; RESP_ARRAY: elements */
+	const char *p;               /* STATUS, ERROR, BULK: the text (no NUL) */
+	size_t len;
+	size_t span;                 /* values in this subtree, itself included */
+};
+
+#define RESP_REPLY_MAX_VALUES 256
+#define RESP_REPLY_MAX_DEPTH  8
+
+struct resp_reply {
+	struct resp_value v[RESP_REPLY_MAX_VALUES];  /* v[0] is the reply */
+	size_t n;
+	size_t used;                 /* bytes of the buffer the reply took */
+};
+
+/*
+ * resp_parse_reply - one reply from buf[0..len): simple string, error,
+ * integer, bulk string (at most `max_bulk` bytes), nil (bulk or array) or
+ * array. The text pointers point into buf. Returns 0 (r->v, r->n, r->used
+ * set), ERR_AGAIN when more bytes are needed, ERR_PARSE on malformed input,
+ * or ERR_LIMIT when the reply has more than RESP_REPLY_MAX_VALUES values or
+ * nests deeper than RESP_REPLY_MAX_DEPTH (either way the stream is lost).
+ */
+int resp_parse_reply(const char *buf, size_t len, size_t max_bulk, struct resp_reply *r);
+
+/* resp_value_at - element k (from 0) of array value `a` of a parsed reply,
+ * or NULL when there is no such element. */
+const struct resp_value *resp_value_at(const struct resp_value *a, size_t k);
 
 /* Reply writers, appending to `out`. */
 void resp_simple(struct buf *out, const char *s);               /* +s */

@@ -326,6 +326,19 @@ class HttpConn:
         self.close()
 
 
+def tcp_served(addr):
+    """One HTTP request on a new connection to addr: True when a 200 came
+    back, False when the connection was closed (or reset) without one."""
+    s = socket.create_connection(split_addr(addr), timeout=5)
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        return s.recv(4096).startswith(b"HTTP/1.1 200")
+    except ConnectionResetError:
+        return False
+    finally:
+        s.close()
+
+
 def http_get_via(addr, path="/", source_ip=None):
     """One request on a fresh connection through addr; returns the echo
     body without its trailing newline (the backend's name)."""
@@ -470,6 +483,36 @@ def start_lb(procs):
         if wait:
             _lb_ready(p, admin, listens)
         return Lb(p, listen, admin, listens or {})
+
+    return start
+
+
+class RedisServer:
+    def __init__(self, proc, addr):
+        self.proc, self.addr = proc, addr
+        self.host, self.port = split_addr(addr)
+
+    def cli(self, *args):
+        """redis-cli against this server; its stdout, stripped."""
+        r = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port)] +
+                           [str(a) for a in args], capture_output=True, text=True,
+                           timeout=IO_TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+
+@pytest.fixture
+def start_redis(procs):
+    """start_redis(addr=None) -> RedisServer: Debian's redis-server on
+    127.0.0.1 without persistence, once it accepts."""
+
+    def start(addr=None):
+        addr = addr or free_addr()
+        host, port = split_addr(addr)
+        p = procs.start(["redis-server", "--bind", host, "--port", port, "--save", "",
+                         "--appendonly", "no", "--protected-mode", "no"], "redis-server")
+        wait_listening(addr, proc=p)
+        return RedisServer(p, addr)
 
     return start
 

@@ -3,12 +3,10 @@ server, tcp connections closed at once, rules from a config file (path
 prefix, header key, pool), one limit shared by worker threads, bad syntax."""
 
 import re
-import socket
 
 import pytest
 
-from conftest import (assert_error_response, exchange_raw, free_addr, run_strata, split_addr,
-                      stats, wait_listening)
+from conftest import exchange_raw, free_addr, run_strata, stats, tcp_served
 
 
 def get(addr, path="/", headers=""):
@@ -34,7 +32,7 @@ def test_http_429_with_fields_and_no_server_contact(http_backend, http_lb):
     assert r.get("X-RateLimit-Reset") == "60"
     st = stats(lb.admin)
     assert st["ratelimits"] == [{"name": "default", "rate": "token:3/1m", "allowed": 3,
-                                 "limited": 3, "delayed": 0, "keys": 1}]
+                                 "limited": 3, "delayed": 0, "scope": "local", "keys": 1}]
     assert st["listeners"][0]["errors"]["429"] == 3
 
 
@@ -51,17 +49,7 @@ def test_tcp_connections_over_the_rate_are_closed(start_echo, start_lb):
     listen = free_addr()
     start_lb(["--mode", "tcp", "--listen", listen, "--server", echo.addr, "--threads", "1",
               "--rate-limit", "gcra:2/1m:2"], listen=listen)
-    results = []
-    for _ in range(4):
-        s = socket.create_connection(split_addr(listen), timeout=5)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        try:
-            data = s.recv(4096)
-        except ConnectionResetError:
-            data = b""
-        results.append(data.startswith(b"HTTP/1.1 200"))
-        s.close()
-    assert results == [True, True, False, False]
+    assert [tcp_served(listen) for _ in range(4)] == [True, True, False, False]
 
 
 def test_config_rules_prefix_header_key_and_pool(http_backend, start_lb, tmp_conf):

@@ -1,7 +1,6 @@
 """`strata ring`: the consistent-hashing analysis tool, through its CLI."""
 
 import json
-import os
 import re
 import shutil
 
