@@ -220,6 +220,11 @@ static void gcra(const struct rl_policy *p, struct rl_state *st, uint64_t now, u
 	r->reset_after_ns = saturate(ttl);
 }
 
+uint64_t rl_policy_most(const struct rl_policy *p)
+{
+	return p->algo == RL_TOKEN || p->algo == RL_LEAKY || p->algo == RL_GCRA ? p->burst : p->limit;
+}
+
 int rl_decide(const struct rl_policy *p, struct rl_state *st, uint64_t now_ns, uint64_t cost,
 	      struct rl_result *out)
 {

@@ -74,6 +74,10 @@ struct rl_result {
  */
 int rl_policy_check(const struct rl_policy *p, char *err, size_t errlen);
 
+/* rl_policy_most - the most a client may send at once (rl_result.limit):
+ * the burst for token, leaky and gcra, the limit for the windows. */
+uint64_t rl_policy_most(const struct rl_policy *p);
+
 /*
  * rl_decide - decide a request of `cost` units (>= 1) for the key whose
  * state is `st` at time `now_ns` (monotonic, never earlier than the key's

@@ -158,15 +158,22 @@ void admin_collect(struct buf *out, void *arg)
 	metrics_family(out, "strata_lb_ratelimit_keys", "gauge",
 		       "client keys a local rate-limit rule holds (shared rules keep theirs in the store)");
 	for (int i = 0; i < g->nlimits; i++)
-		if (g->limits[i].table)
+		if (!g->limits[i].conf->shared)
 			metrics_sample(out, "strata_lb_ratelimit_keys", rule_label(&labels, &g->limits[i]),
 				       rl_table_keys(g->limits[i].table));
 	metrics_family(out, "strata_lb_ratelimit_store_errors_total", "counter",
 		       "shared rules: decisions made by on-store-error (store down, late or failing)");
 	for (int i = 0; i < g->nlimits; i++)
-		if (!g->limits[i].table)
+		if (g->limits[i].conf->shared)
 			metrics_sample(out, "strata_lb_ratelimit_store_errors_total",
 				       rule_label(&labels, &g->limits[i]), load(&g->limits[i].store_errors));
+	metrics_family(out, "strata_lb_ratelimit_held_allowed_total", "counter",
+		       "shared rules: requests allowed from units held locally (local-allowance), "
+		       "with no store call");
+	for (int i = 0; i < g->nlimits; i++)
+		if (g->limits[i].conf->shared)
+			metrics_sample(out, "strata_lb_ratelimit_held_allowed_total",
+				       rule_label(&labels, &g->limits[i]), load(&g->limits[i].held_allowed));
 	metrics_family(out, "strata_lb_listener_requests_total", "counter", "http: requests received");
 	metrics_family(out, "strata_lb_listener_errors_total", "counter",
 		       "http: requests strata answered itself with an error, by status");
@@ -274,11 +281,12 @@ void admin_stats_json(struct lb *lb, struct buf *out)
 		buf_printf(out, "\"allowed\":%llu,\"limited\":%llu,\"delayed\":%llu,",
 			   (unsigned long long)load(&l->allowed), (unsigned long long)load(&l->limited),
 			   (unsigned long long)load(&l->delayed));
-		if (l->table)
+		if (!l->conf->shared)
 			buf_printf(out, "\"scope\":\"local\",\"keys\":%zu}", rl_table_keys(l->table));
 		else
-			buf_printf(out, "\"scope\":\"shared\",\"store_errors\":%llu}",
-				   (unsigned long long)load(&l->store_errors));
+			buf_printf(out, "\"scope\":\"shared\",\"store_errors\":%llu,"
+				   "\"held_allowed\":%llu}", (unsigned long long)load(&l->store_errors),
+				   (unsigned long long)load(&l->held_allowed));
 	}
 	buf_puts(out, "]}\n");
 }

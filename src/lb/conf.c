@@ -384,6 +384,7 @@ void conf_limit_init(struct conf_limit *l, const char *name)
 	l->match = LIMIT_ALL;
 	l->key = LIMIT_KEY_IP;
 	l->max_keys = 100000;
+	l->allowance = 1;
 }
 
 /* ALGO:LIMIT/PERIOD[:BURST], e.g. token:10/1s:20; burst defaults to limit. */
@@ -474,6 +475,8 @@ int conf_set_limit(struct conf_limit *l, const char *key, const char *value,
 		return parse_either(key, value, "local", "shared", &l->shared, err, errlen);
 	} else if (strcmp(key, "on-store-error") == 0) {
 		return parse_either(key, value, "open", "closed", &l->fail_closed, err, errlen);
+	} else if (strcmp(key, "local-allowance") == 0) {
+		return parse_count(key, value, 1, 1000000, &l->allowance, err, errlen);
 	} else {
 		return fail(err, errlen, "unknown key '%s' in [ratelimit %s]", key, l->name);
 	}
@@ -815,6 +818,9 @@ int conf_validate(struct lb_conf *c, char *err, size_t errlen)
 		char why[160];
 		if (l->shared && rlstore_policy_check(&p, why, sizeof(why)) < 0)
 			return fail(err, errlen, "ratelimit '%s': %s", l->name, why);
+		if (l->allowance > 1 && (!l->shared || l->delay))
+			return fail(err, errlen, "ratelimit '%s': local-allowance needs scope shared "
+				    "(and mode reject)", l->name);
 		if (l->match == LIMIT_POOL) {
 			int j = 0;
 			while (j < c->npools && strcmp(c->pools[j].name, l->match_arg) != 0)

@@ -109,6 +109,7 @@ struct conf_limit {
 	bool has_rate;
 	bool shared;                     /* scope = shared: decided by ratelimit-store */
 	bool fail_closed;                /* on-store-error = closed: refuse when it fails */
+	long allowance;                  /* local-allowance: units taken per store call */
 };
 
 struct conf_cert {
@@ -216,7 +217,7 @@ void conf_limit_init(struct conf_limit *l, const char *name);
  * --rate-limit flag, key "rate"): rate = ALGO:LIMIT/PERIOD[:BURST],
  * match = all | prefix /P | header NAME | pool NAME,
  * key = ip | header:NAME | cookie:NAME, max-keys = N, mode = reject | delay,
- * scope = local | shared, on-store-error = open | closed.
+ * scope = local | shared, on-store-error = open | closed, local-allowance = N.
  * 0, or ERR_CONFIG with a message naming the key in err.
  */
 int conf_set_limit(struct conf_limit *l, const char *key, const char *value,

@@ -87,9 +87,13 @@ struct lb_listener {
 struct lb_limit {
 	const struct conf_limit *conf;    /* in the generation's conf */
 	struct rl_policy policy;
-	struct rl_table *table;
+	struct rl_table *table;           /* local: every key's state */
+	struct rl_table *held;            /* shared with local-allowance: units taken
+	                                     from the store and not yet spent, by key */
+	uint64_t hold_ns;                 /* how long held units stay usable */
 	int pool;                         /* match pool: the pool's index */
 	_Atomic uint64_t allowed, limited, delayed;
+	_Atomic uint64_t held_allowed;    /* shared: allowed from held units, no call */
 	_Atomic uint64_t store_errors;    /* shared: decided by on-store-error */
 	_Atomic uint64_t store_logged_ms; /* the last such log line (one per 10 s) */
 };
@@ -102,6 +106,7 @@ struct limit_call {
 	uint64_t id;
 	int nrules;
 	uint8_t rules[CONF_MAX_LIMITS];   /* the shared rules asked, in order */
+	char *keys;                       /* local-allowance rules' keys (malloc'd) */
 };
 
 /* What the rules said of an allowed request: the tightest rule (fewest

@@ -76,6 +76,8 @@ static const char usage[] =
 	"      --rate-limit-store-timeout D  longest wait for the store (default 50ms)\n"
 	"      --rate-limit-on-store-error open|closed  allow (default) or refuse when the\n"
 	"                           store is down or late\n"
+	"      --rate-limit-local-allowance N  take up to N units per store call and spend\n"
+	"                           them locally (fewer round trips; bounded error)\n"
 	"  -h, --help               this help\n"
 	"\n"
 	"Durations take ms, s or m (500ms, 2s, 1m); sizes k, m or g. SIGHUP reloads -c FILE\n"
@@ -87,7 +89,7 @@ enum {
 	OPT_COOKIE, OPT_HASH_KEY, OPT_TLS, OPT_HEALTH_STATUS, OPT_HEADER_TIMEOUT,
 	OPT_KEEPALIVE_TIMEOUT, OPT_RESPONSE_TIMEOUT, OPT_MAX_HEADER, OPT_MAX_BODY,
 	OPT_SERVER_KEEPALIVE, OPT_SERVER_KEEPALIVE_TIMEOUT, OPT_ACCESS_LOG, OPT_RATE_LIMIT,
-	OPT_STORE, OPT_STORE_TIMEOUT, OPT_STORE_ERROR,
+	OPT_STORE, OPT_STORE_TIMEOUT, OPT_STORE_ERROR, OPT_ALLOWANCE,
 };
 
 static const struct option longopts[] = {
@@ -126,6 +128,7 @@ static const struct option longopts[] = {
 	{ "rate-limit-store", required_argument, NULL, OPT_STORE },
 	{ "rate-limit-store-timeout", required_argument, NULL, OPT_STORE_TIMEOUT },
 	{ "rate-limit-on-store-error", required_argument, NULL, OPT_STORE_ERROR },
+	{ "rate-limit-local-allowance", required_argument, NULL, OPT_ALLOWANCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -150,6 +153,7 @@ static const struct { int opt; char scope; const char *key; } flag_keys[] = {
 	{ OPT_KEEPALIVE_TIMEOUT, 'l', "keepalive-timeout" },
 	{ OPT_MAX_HEADER, 'l', "max-header-size" }, { OPT_MAX_BODY, 'l', "max-body-size" },
 	{ OPT_RATE_LIMIT, 'r', "rate" }, { OPT_STORE_ERROR, 'r', "on-store-error" },
+	{ OPT_ALLOWANCE, 'r', "local-allowance" },
 	{ OPT_STORE, 'g', "ratelimit-store" }, { OPT_STORE_TIMEOUT, 'g', "ratelimit-store-timeout" },
 };
 
@@ -533,8 +537,9 @@ static void announce(const struct lb_gen *g, const struct lb_conf *c)
 		const struct conf_limit *l = &c->limits[i];
 		if (l->shared)
 			log_info("ratelimit %s: %s per client key, shared through store %s (%llu ms wait, "
-				 "on-store-error = %s)", l->name, l->rate_text, c->store_text,
-				 (unsigned long long)c->store_timeout_ms, l->fail_closed ? "closed" : "open");
+				 "on-store-error = %s, local-allowance = %ld)", l->name, l->rate_text,
+				 c->store_text, (unsigned long long)c->store_timeout_ms,
+				 l->fail_closed ? "closed" : "open", l->allowance);
 		else
 			log_info("ratelimit %s: %s per client key", l->name, l->rate_text);
 	}

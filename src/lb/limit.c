@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "algo/rltable.h"
@@ -25,7 +26,15 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 		for (int j = 0; j < g->npools; j++)
 			if (cl->match == LIMIT_POOL && strcmp(g->pools[j].conf.name, cl->match_arg) == 0)
 				l->pool = j;
-		if (!cl->shared && rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) {
+		/* Held units last as long as the store takes to make that many. */
+		l->hold_ns = (uint64_t)((unsigned __int128)l->policy.period_ns * (uint64_t)cl->allowance /
+					l->policy.limit);
+		if (l->hold_ns > l->policy.period_ns)
+			l->hold_ns = l->policy.period_ns;
+		if ((!cl->shared && rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) ||
+		    (cl->allowance > 1 &&
+		     rl_table_create(&l->policy, (size_t)cl->max_keys, &l->held) < 0)) {
+			rl_table_destroy(l->table);
 			snprintf(err, errlen, "ratelimit '%s': out of memory", cl->name);
 			return -ENOMEM;
 		}
@@ -36,17 +45,22 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 
 void limit_free(struct lb_gen *g)
 {
-	for (int i = 0; i < g->nlimits; i++)
+	for (int i = 0; i < g->nlimits; i++) {
 		rl_table_destroy(g->limits[i].table);
+		rl_table_destroy(g->limits[i].held);
+	}
 	g->nlimits = 0;
 }
 
 void limit_sweep(struct lb_gen *g)
 {
 	uint64_t now = loop_clock_ns();
-	for (int i = 0; i < g->nlimits; i++)
+	for (int i = 0; i < g->nlimits; i++) {
 		if (g->limits[i].table)
 			rl_table_expire(g->limits[i].table, now);
+		if (g->limits[i].held)
+			rl_table_expire(g->limits[i].held, now);
+	}
 }
 
 
@@ -79,6 +93,45 @@ static void fold(struct limit_verdict *v, struct lb_limit *l, const struct rl_re
 }
 
 /*
+ * Units of a local allowance, per key in l->held: `count` units taken from
+ * the store and not yet spent, usable until `t`; `prev` is what the store
+ * had left when it gave them and `level` when it said the key resets.
+ */
+struct held_op {
+	uint64_t now;
+	uint64_t add, until, remaining, reset_at;  /* held_put */
+	bool taken;                                /* held_take */
+	struct rl_result res;
+};
+
+static uint64_t held_take(struct rl_state *st, void *arg)
+{
+	struct held_op *op = arg;
+	if (st->count && op->now < st->t) {
+		st->count--;
+		op->taken = true;
+		uint64_t reset_at = (uint64_t)st->level;
+		op->res.remaining = st->prev + st->count;
+		op->res.reset_after_ns = reset_at > op->now ? reset_at - op->now : 0;
+	} else {
+		st->count = 0;
+	}
+	return st->count ? st->t : 0;
+}
+
+static uint64_t held_put(struct rl_state *st, void *arg)
+{
+	struct held_op *op = arg;
+	if (op->now >= st->t)
+		st->count = 0;
+	st->count += op->add;
+	st->t = op->until;
+	st->prev = op->remaining;
+	st->level = op->reset_at;
+	return st->t;
+}
+
+/*
  * Decide rule `l` for `key`: a local rule at once (false when it refuses),
  * a shared one by adding it to the call. The store's keys name clients by
  * their address as text, so people can read them (redis-cli --scan).
@@ -93,16 +146,74 @@ static bool decide(struct lb_gen *g, struct lb_limit *l, const void *key, size_t
 		fold(v, l, res);
 		return true;
 	}
-	int k = v->call.nrules++;
 	if (ip) {
 		if (!a->host[0])
 			sock_addr_host(peer, a->host, sizeof(a->host));
 		key = a->host;
 		len = strlen(a->host);
 	}
+	struct held_op op = { .now = loop_clock_ns() };
+	if (l->held && rl_table_apply(l->held, key, len, op.now, held_take, &op) == 0 && op.taken) {
+		op.res.allowed = true;
+		op.res.limit = rl_policy_most(&l->policy);
+		atomic_fetch_add_explicit(&l->allowed, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->held_allowed, 1, memory_order_relaxed);
+		fold(v, l, &op.res);
+		return true;
+	}
+	int k = v->call.nrules++;
 	v->call.rules[k] = (uint8_t)(l - g->limits);
-	a->ask[k] = (struct rlstore_ask){ &l->policy, l->conf->name, key, len };
+	a->ask[k] = (struct rlstore_ask){ &l->policy, l->conf->name, key, len,
+					  (uint64_t)l->conf->allowance };
 	return true;
+}
+
+/* The keys of the asked rules that hold units, kept for the answer (the
+ * request they came from is gone by then): each a size_t length and the
+ * bytes, in the order asked. NULL when no rule holds units (or no memory:
+ * the extra units are then not asked for). */
+static char *keep_keys(struct asks *a, int n)
+{
+	size_t total = 0;
+	for (int k = 0; k < n; k++)
+		if (a->ask[k].want > 1)
+			total += sizeof(size_t) + a->ask[k].key_len;
+	char *keys = total ? malloc(total + n * sizeof(size_t)) : NULL;
+	if (!keys) {
+		for (int k = 0; k < n; k++)
+			a->ask[k].want = 1;
+		return NULL;
+	}
+	char *p = keys;
+	for (int k = 0; k < n; k++) {
+		size_t len = a->ask[k].want > 1 ? a->ask[k].key_len : 0;
+		memcpy(p, &len, sizeof(len));
+		memcpy(p + sizeof(len), a->ask[k].key, len);
+		p += sizeof(len) + len;
+	}
+	return keys;
+}
+
+/* Rule k of the call was given `units` (one spent on this request): hold
+ * the rest for the key's next requests, which res->remaining then counts. */
+static void hold_units(struct lb_limit *l, const struct limit_call *call, int k, uint64_t units,
+		       struct rl_result *res)
+{
+	if (!call->keys || units < 2 || !l->held)
+		return;
+	const char *p = call->keys;
+	size_t len;
+	for (int i = 0;; i++) {
+		memcpy(&len, p, sizeof(len));
+		if (i == k)
+			break;
+		p += sizeof(len) + len;
+	}
+	struct held_op op = { .now = loop_clock_ns(), .add = units - 1, .remaining = res->remaining };
+	op.until = op.now + l->hold_ns;
+	op.reset_at = op.now + res->reset_after_ns;
+	if (rl_table_apply(l->held, p + sizeof(len), len, op.now, held_put, &op) == 0)
+		res->remaining += units - 1;
 }
 
 /* Rule l could not be decided by the store (rc, or the store's error text):
@@ -127,7 +238,7 @@ static bool store_failed(struct lb_gen *g, struct lb_limit *l, int rc, const cha
 			 cl->fail_closed ? "refusing" : "allowing", cl->fail_closed ? "closed" : "open");
 	}
 	/* A refusal without a decision: try again in a second. */
-	*res = (struct rl_result){ .allowed = !cl->fail_closed, .limit = l->policy.limit,
+	*res = (struct rl_result){ .allowed = !cl->fail_closed, .limit = rl_policy_most(&l->policy),
 				   .retry_after_ns = cl->fail_closed ? 1000000000ULL : 0,
 				   .reset_after_ns = 1000000000ULL };
 	return res->allowed;
@@ -144,6 +255,14 @@ static const struct lb_limit *fail_call(struct lb_gen *g, struct limit_verdict *
 			return l;
 	}
 	return NULL;
+}
+
+/* The call is over (answered, abandoned or never made). */
+static void call_done(struct limit_call *call)
+{
+	call->client = NULL;
+	free(call->keys);
+	call->keys = NULL;
 }
 
 static struct rclient *store_client(struct lb_worker *w, const struct lb_conf *c)
@@ -179,6 +298,7 @@ static const struct lb_limit *ask(struct lb_worker *w, struct lb_gen *g, struct 
 	struct rclient *c = store_client(w, g->conf);
 	int rc = c ? 0 : -ENOMEM;
 	if (c) {
+		v->call.keys = keep_keys(a, v->call.nrules);
 		struct buf cmd = BUF_INIT;
 		rlstore_command(&cmd, a->ask, v->call.nrules, 1);
 		rc = cmd.oom ? -ENOMEM : rclient_call(c, cmd.data, cmd.len, fn, arg, &v->call.id);
@@ -188,6 +308,7 @@ static const struct lb_limit *ask(struct lb_worker *w, struct lb_gen *g, struct 
 		v->call.client = c;
 		return NULL;
 	}
+	call_done(&v->call);
 	return fail_call(g, v, 0, rc, NULL, 0, res);
 }
 
@@ -197,6 +318,7 @@ static void verdict_init(struct limit_verdict *v)
 	v->delay_ns = 0;
 	v->call.client = NULL;
 	v->call.nrules = 0;
+	v->call.keys = NULL;
 }
 
 const struct lb_limit *limit_tcp(struct lb_worker *w, struct lb_gen *g, int pool,
@@ -289,11 +411,10 @@ static void reload_script(struct rclient *c)
 	buf_free(&hello);
 }
 
-const struct lb_limit *limit_answer(struct lb_gen *g, struct limit_verdict *v, int rc,
-				    const struct resp_value *reply, struct rl_result *res)
+static const struct lb_limit *answer(struct lb_gen *g, struct limit_verdict *v,
+				     struct rclient *client, int rc, const struct resp_value *reply,
+				     struct rl_result *res)
 {
-	struct rclient *client = v->call.client;
-	v->call.client = NULL;
 	int decided = rc < 0 ? rc : rlstore_decided(reply);
 	if (decided > v->call.nrules)
 		decided = ERR_PARSE;
@@ -305,15 +426,26 @@ const struct lb_limit *limit_answer(struct lb_gen *g, struct limit_verdict *v, i
 	}
 	for (int k = 0; k < decided; k++) {
 		struct lb_limit *l = &g->limits[v->call.rules[k]];
-		rlstore_result(reply, k, &l->policy, res);
+		uint64_t units = rlstore_result(reply, k, &l->policy, res);
 		atomic_fetch_add_explicit(res->allowed ? &l->allowed : &l->limited, 1,
 					  memory_order_relaxed);
 		if (!res->allowed)
 			return l;
+		hold_units(l, &v->call, k, units, res);
 		fold(v, l, res);
 	}
 	/* The script stops only at a refusal: fewer answers is a broken reply. */
 	return decided < v->call.nrules ? fail_call(g, v, decided, ERR_PARSE, NULL, 0, res) : NULL;
+}
+
+const struct lb_limit *limit_answer(struct lb_gen *g, struct limit_verdict *v, int rc,
+				    const struct resp_value *reply, struct rl_result *res)
+{
+	struct rclient *client = v->call.client;
+	v->call.client = NULL;
+	const struct lb_limit *refused = answer(g, v, client, rc, reply, res);
+	call_done(&v->call);
+	return refused;
 }
 
 const struct lb_limit *limit_timeout(struct lb_gen *g, struct limit_verdict *v,
@@ -327,7 +459,7 @@ void limit_abandon(struct limit_verdict *v)
 {
 	if (v->call.client)
 		rclient_cancel(v->call.client, v->call.id);
-	v->call.client = NULL;
+	call_done(&v->call);
 }
 
 void limit_worker_release(struct lb_worker *w)

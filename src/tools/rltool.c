@@ -10,14 +10,19 @@
 #include "core/cli.h"
 #include "core/loop.h"
 #include "ratelimit/rlserver.h"
+#include "ratelimit/rlstore.h"
 #include "tools/rlcompare.h"
 
 static const char usage[] =
 	"usage: strata ratelimit serve --listen ADDR:PORT [--max-keys N]   (see serve --help)\n"
 	"       strata ratelimit compare [--limit N] [--json] [--plot FILE.png] (see compare --help)\n"
 	"       strata ratelimit bench [--algo ALGO|all] [--keys N] [--decisions N] [--json]\n"
+	"       strata ratelimit script [--sha]\n"
 	"\n"
 	"serve: a Redis-protocol service answering CL.THROTTLE like redis-cell.\n"
+	"\n"
+	"script: the Lua script shared rules run in the store (strata lb --rate-limit-store),\n"
+	"or with --sha its SHA1 (the name EVALSHA calls it by).\n"
 	"\n"
 	"bench: "
 	"Decisions per second of each rate-limit algorithm, on one thread, in-process:\n"
@@ -85,8 +90,17 @@ int rltool_main(int argc, char **argv)
 		return rlserver_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "compare") == 0)
 		return rlcompare_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "script") == 0) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--sha") != 0))
+			cli_fail("ratelimit", "script takes only --sha");
+		if (argc == 3)
+			printf("%s\n", rlstore_sha());
+		else
+			fputs(rlstore_script, stdout);
+		return 0;
+	}
 	if (strcmp(argv[1], "bench") != 0)
-		cli_fail("ratelimit", "unknown subcommand '%s' (serve, compare, bench)", argv[1]);
+		cli_fail("ratelimit", "unknown subcommand '%s' (serve, compare, bench, script)", argv[1]);
 	int first = RL_TOKEN, last = RL_GCRA, ch;
 	long keys = 10000, decisions = 10000000;
 	bool json = false;

@@ -161,6 +161,35 @@ def test_script_flush_and_store_restart_recover(http_backend, start_redis, share
     lb.proc.wait_log("connected again")
 
 
+def test_local_allowance_saves_round_trips(http_backend, start_redis, shared_lb):
+    """local-allowance 5: one store call takes five units and the next four
+    requests spend them with no call; the limit still holds exactly."""
+    b = http_backend("a")
+    store = start_redis()
+    lb = shared_lb(b, "fixed:20/1m", store.addr, "--rate-limit-local-allowance", "5", threads=1)
+    rs = [get(lb.addr) for _ in range(25)]
+    assert [r.status for r in rs] == [200] * 20 + [429] * 5
+    assert [int(r.get("X-RateLimit-Remaining")) for r in rs[:20]] == list(range(19, -1, -1))
+    stats_line = [x for x in store.cli("INFO", "commandstats").splitlines()
+                  if x.startswith("cmdstat_evalsha:")][0]
+    assert "calls=9," in stats_line  # 4 calls of 5 units, then one per refusal
+    rule = lb.stats()["ratelimits"][0]
+    assert rule["allowed"] == 20 and rule["held_allowed"] == 16 and rule["limited"] == 5
+
+
+def test_local_allowance_error_is_bounded_by_held_units(http_backend, start_redis, shared_lb):
+    """Two instances, limit 6, allowance 5: the first holds four units the
+    second cannot have, so the second is refused while the first still
+    serves (the documented false denies); the total never passes 6."""
+    b = http_backend("a")
+    store = start_redis()
+    lbs = [shared_lb(b, "fixed:6/1m", store.addr, "--rate-limit-local-allowance", "5",
+                     threads=1) for _ in range(2)]
+    codes = [get(lbs[i % 2].addr).status for i in range(12)]
+    assert codes == [200, 200, 200, 429, 200, 429, 200, 429, 200, 429, 429, 429]
+    assert len(b.requests) == 6
+
+
 def test_tcp_connections_share_the_limit(start_echo, start_lb, start_redis):
     echo = start_echo("e")
     store = start_redis()
@@ -192,8 +221,8 @@ def test_config_mixes_local_and_shared_rules(http_backend, start_redis, start_lb
     rules = {r["name"]: r for r in stats(admin)["ratelimits"]}
     assert rules["per-ip"]["scope"] == "local" and rules["per-ip"]["allowed"] == 4
     assert rules["api-key"]["scope"] == "shared" and rules["api-key"]["limited"] == 1
-    lb.proc.wait_log("shared through store %s (100 ms wait, on-store-error = closed)"
-                     % store.addr)
+    lb.proc.wait_log("shared through store %s (100 ms wait, on-store-error = closed, "
+                     "local-allowance = 1)" % store.addr)
 
 
 @pytest.mark.parametrize("body,needle", [
@@ -201,6 +230,10 @@ def test_config_mixes_local_and_shared_rules(http_backend, start_redis, start_lb
     ("[ratelimit r]\nrate = token:1/1s\nscope = global\n", "scope: 'global'"),
     ("[ratelimit r]\nrate = token:1/1s\non-store-error = maybe\n", "on-store-error: 'maybe'"),
     ("[global]\nratelimit-store = nowhere\n", "ratelimit-store: 'nowhere'"),
+    ("[ratelimit r]\nrate = token:1/1s\nlocal-allowance = 5\n", "local-allowance needs scope shared"),
+    ("[global]\nratelimit-store = 127.0.0.1:6379\n[ratelimit r]\nrate = leaky:1/1s\nmode = delay\n"
+     "scope = shared\nlocal-allowance = 5\n", "local-allowance needs scope shared"),
+    ("[ratelimit r]\nrate = token:1/1s\nlocal-allowance = 0\n", "local-allowance: '0'"),
     ("[global]\nratelimit-store-timeout = 2m\n", "ratelimit-store-timeout: '2m'"),
     ("[global]\nratelimit-store = 127.0.0.1:6379\n[ratelimit r]\nrate = token:100000000/60m\n"
      "scope = shared\n", "below 2^53"),

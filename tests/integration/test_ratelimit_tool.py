@@ -1,4 +1,4 @@
-"""strata ratelimit bench: every algorithm measured, JSON fields, bad arguments."""
+"""strata ratelimit bench and script: every algorithm measured, JSON fields, the store script as printed, bad arguments."""
 
 import json
 
@@ -88,3 +88,20 @@ def test_compare_plot(tmp_path):
 def test_compare_bad_arguments(args, needle):
     r = run_strata(["ratelimit"] + args)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_script_prints_the_store_script_and_its_sha(start_redis):
+    import hashlib
+    script = run_strata(["ratelimit", "script"])
+    sha = run_strata(["ratelimit", "script", "--sha"])
+    assert script.returncode == 0 and sha.returncode == 0
+    assert sha.stdout.strip() == hashlib.sha1(script.stdout.encode()).hexdigest()
+    # It runs as printed: loaded into Redis, called as strata lb calls it.
+    store = start_redis()
+    assert store.cli("SCRIPT", "LOAD", script.stdout) == sha.stdout.strip()
+    reply = store.cli("EVALSHA", sha.stdout.strip(), "1", "strata:rl:token:demo:me",
+                      "token", "3", "60000000", "3", "1", "1")
+    taken, remaining, retry, reset, delay = [int(x) for x in reply.split()]
+    assert (taken, remaining, retry, delay) == (1, 2, 0, 0) and reset == 20000000
+    bad = run_strata(["ratelimit", "script", "--lua"])
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1

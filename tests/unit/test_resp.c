@@ -107,23 +107,24 @@ static void test_store_call_reads_back_as_a_command(void **state)
 	struct rl_policy token = { RL_TOKEN, 10, 60000000000ULL, 20 };
 	struct rl_policy gcra = { RL_GCRA, 5, 1000000000ULL, 5 };
 	struct rlstore_ask asks[2] = {
-		{ &token, "per-ip", "10.0.0.1", 8 },
-		{ &gcra, "api", "k\r\n\0y", 5 },  /* keys are binary-safe */
+		{ &token, "per-ip", "10.0.0.1", 8, 1 },
+		{ &gcra, "api", "k\r\n\0y", 5, 4 },  /* keys are binary-safe */
 	};
 	struct buf out = BUF_INIT;
 	rlstore_command(&out, asks, 2, 1);
 	static struct resp_command cmd;
 	assert_int_equal(resp_parse(out.data, out.len, 1 << 20, &cmd), 0);
 	assert_int_equal(cmd.used, out.len);
-	assert_int_equal(cmd.argc, 3 + 2 + 2 * 5);
+	assert_int_equal(cmd.argc, 3 + 2 + 2 * 6);
 	assert_true(resp_arg_is(&cmd.args[0], "EVALSHA"));
 	assert_int_equal(cmd.args[1].len, 40);
 	assert_true(resp_arg_is(&cmd.args[2], "2"));
 	assert_true(resp_arg_is(&cmd.args[3], "strata:rl:token:per-ip:10.0.0.1"));
 	assert_int_equal(cmd.args[4].len, strlen("strata:rl:gcra:api:") + 5);
 	assert_memory_equal(cmd.args[4].p, "strata:rl:gcra:api:k\r\n\0y", cmd.args[4].len);
-	const char *want[] = { "token", "10", "60000000", "20", "1", "gcra", "5", "1000000", "5", "1" };
-	for (int i = 0; i < 10; i++)
+	const char *want[] = { "token", "10", "60000000", "20", "1", "1",
+			       "gcra", "5", "1000000", "5", "1", "4" };
+	for (int i = 0; i < 12; i++)
 		if (!resp_arg_is(&cmd.args[5 + i], want[i]))
 			fail_msg("argument %d is not %s", 5 + i, want[i]);
 	buf_free(&out);
@@ -133,12 +134,12 @@ static void test_store_replies(void **state)
 {
 	(void)state;
 	struct rl_policy p = { RL_FIXED, 10, 60000000000ULL, 10 };
-	/* First rule allowed (7 left), second refused: retry in 1.5 s. */
-	assert_int_equal(parse("*10\r\n:1\r\n:7\r\n:0\r\n:30000000\r\n:0\r\n"
+	/* First rule allowed (3 units taken, 7 left), second refused: retry in 1.5 s. */
+	assert_int_equal(parse("*10\r\n:3\r\n:7\r\n:0\r\n:30000000\r\n:0\r\n"
 			       ":0\r\n:0\r\n:1500000\r\n:2000000\r\n:0\r\n"), 0);
 	assert_int_equal(rlstore_decided(&reply.v[0]), 2);
 	struct rl_result r;
-	rlstore_result(&reply.v[0], 0, &p, &r);
+	assert_int_equal(rlstore_result(&reply.v[0], 0, &p, &r), 3);
 	assert_true(r.allowed);
 	assert_int_equal(r.remaining, 7);
 	assert_int_equal(r.limit, 10);
@@ -152,7 +153,9 @@ static void test_store_replies(void **state)
 	assert_int_equal(r.retry_after_ns, UINT64_MAX);
 	const char *bad[] = { "-NOSCRIPT No matching script\r\n", "*0\r\n", "*4\r\n:1\r\n:1\r\n:1\r\n:1\r\n",
 			      "*5\r\n:1\r\n:-1\r\n:0\r\n:0\r\n:0\r\n", "*5\r\n:1\r\n$1\r\n1\r\n:0\r\n:0\r\n:0\r\n",
-			      ":1\r\n" };
+			      ":1\r\n",
+			      /* a refusal followed by another decision */
+			      "*10\r\n:0\r\n:0\r\n:1\r\n:1\r\n:0\r\n:1\r\n:0\r\n:0\r\n:0\r\n:0\r\n" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i]), 0);
 		if (rlstore_decided(&reply.v[0]) != ERR_PARSE)
