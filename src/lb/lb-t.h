@@ -90,7 +90,6 @@ struct lb_limit {
 	struct rl_table *table;           /* local: every key's state */
 	struct rl_table *held;            /* shared with local-allowance: units taken
 	                                     from the store and not yet spent, by key */
-	uint64_t hold_ns;                 /* how long held units stay usable */
 	int pool;                         /* match pool: the pool's index */
 	_Atomic uint64_t allowed, limited, delayed;
 	_Atomic uint64_t held_allowed;    /* shared: allowed from held units, no call */

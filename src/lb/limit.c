@@ -26,11 +26,6 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 		for (int j = 0; j < g->npools; j++)
 			if (cl->match == LIMIT_POOL && strcmp(g->pools[j].conf.name, cl->match_arg) == 0)
 				l->pool = j;
-		/* Held units last as long as the store takes to make that many. */
-		l->hold_ns = (uint64_t)((unsigned __int128)l->policy.period_ns * (uint64_t)cl->allowance /
-					l->policy.limit);
-		if (l->hold_ns > l->policy.period_ns)
-			l->hold_ns = l->policy.period_ns;
 		if ((!cl->shared && rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) ||
 		    (cl->allowance > 1 &&
 		     rl_table_create(&l->policy, (size_t)cl->max_keys, &l->held) < 0)) {
@@ -210,7 +205,9 @@ static void hold_units(struct lb_limit *l, const struct limit_call *call, int k,
 		p += sizeof(len) + len;
 	}
 	struct held_op op = { .now = loop_clock_ns(), .add = units - 1, .remaining = res->remaining };
-	op.until = op.now + l->hold_ns;
+	/* Held units last one period at most: the error bound (docs) holds for
+	 * any hold up to the period, and units must not outlive their window. */
+	op.until = op.now + l->policy.period_ns;
 	op.reset_at = op.now + res->reset_after_ns;
 	if (rl_table_apply(l->held, p + sizeof(len), len, op.now, held_put, &op) == 0)
 		res->remaining += units - 1;
