@@ -30,6 +30,7 @@ struct stripe {
 } __attribute__((aligned(64)));
 
 struct rl_table {
+	_Atomic int refs;
 	struct rl_policy policy;
 	struct stripe stripes[STRIPES];
 	_Atomic size_t keys;
@@ -41,6 +42,7 @@ int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table 
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
+	atomic_init(&t->refs, 1);
 	t->policy = *p;
 	size_t per = (max_keys + STRIPES - 1) / STRIPES;
 	size_t nb = 16;
@@ -53,7 +55,7 @@ int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table 
 		s->nbuckets = nb;
 		s->buckets = calloc(nb, sizeof(*s->buckets));
 		if (!s->buckets) {
-			rl_table_destroy(t);
+			rl_table_unref(t);
 			return -ENOMEM;
 		}
 	}
@@ -98,9 +100,15 @@ static void drop(struct rl_table *t, struct stripe *s, struct entry *e)
 	atomic_fetch_sub_explicit(&t->keys, 1, memory_order_relaxed);
 }
 
-void rl_table_destroy(struct rl_table *t)
+struct rl_table *rl_table_ref(struct rl_table *t)
 {
-	if (!t)
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return t;
+}
+
+void rl_table_unref(struct rl_table *t)
+{
+	if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (int i = 0; i < STRIPES; i++) {
 		struct stripe *s = &t->stripes[i];

@@ -28,11 +28,16 @@ struct rl_table;
 /*
  * rl_table_create - a table for policy `p` (checked by the caller with
  * rl_policy_check) holding at most `max_keys` keys (>= 1).
- * Returns 0 and sets *out, or -ENOMEM. Free with rl_table_destroy.
+ * Returns 0 and sets *out (holding the one reference), or -ENOMEM.
  */
 int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table **out);
 
-void rl_table_destroy(struct rl_table *t);
+/* rl_table_ref / rl_table_unref - take and drop a reference (thread-safe);
+ * the table and its keys are freed with the last. A reloaded strata lb
+ * shares an unchanged rule's table between generations this way. unref
+ * accepts NULL. */
+struct rl_table *rl_table_ref(struct rl_table *t);
+void rl_table_unref(struct rl_table *t);
 
 /*
  * rl_table_decide - rl_decide for `key` (len bytes; longer keys are cut

@@ -190,7 +190,7 @@ int gen_create(struct lb_conf *conf, struct lb_gen *prev, struct lb_gen **out,
 			snprintf(err, errlen, "pool '%s': %s", conf->pools[i].name, err_str(rc));
 	}
 	if (rc == 0)
-		rc = limit_build(g, err, errlen);
+		rc = limit_build(g, prev, err, errlen);
 	for (int i = 0; i < conf->nlisteners && rc == 0; i++)
 		rc = build_tls(g, i, err, errlen);
 	for (int i = 0; i < conf->nlisteners && rc == 0; i++)

@@ -13,7 +13,20 @@
 
 #define STORE_LOG_MS 10000   /* one log line per rule this often while failing */
 
-int limit_build(struct lb_gen *g, char *err, size_t errlen)
+/* The rule of `prev` whose keys rule `cl` can take over, or NULL. */
+static const struct lb_limit *same_rule(const struct lb_gen *prev, const struct conf_limit *cl)
+{
+	for (int i = 0; prev && i < prev->nlimits; i++) {
+		const struct conf_limit *o = prev->limits[i].conf;
+		if (strcmp(o->name, cl->name) == 0 && o->shared == cl->shared && o->algo == cl->algo &&
+		    o->limit == cl->limit && o->period_ms == cl->period_ms && o->burst == cl->burst &&
+		    o->max_keys == cl->max_keys && o->allowance == cl->allowance)
+			return &prev->limits[i];
+	}
+	return NULL;
+}
+
+int limit_build(struct lb_gen *g, const struct lb_gen *prev, char *err, size_t errlen)
 {
 	const struct lb_conf *c = g->conf;
 	for (int i = 0; i < c->nlimits; i++) {
@@ -26,10 +39,17 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 		for (int j = 0; j < g->npools; j++)
 			if (cl->match == LIMIT_POOL && strcmp(g->pools[j].conf.name, cl->match_arg) == 0)
 				l->pool = j;
+		const struct lb_limit *was = same_rule(prev, cl);
+		if (was) {
+			l->table = was->table ? rl_table_ref(was->table) : NULL;
+			l->held = was->held ? rl_table_ref(was->held) : NULL;
+			g->nlimits++;
+			continue;
+		}
 		if ((!cl->shared && rl_table_create(&l->policy, (size_t)cl->max_keys, &l->table) < 0) ||
 		    (cl->allowance > 1 &&
 		     rl_table_create(&l->policy, (size_t)cl->max_keys, &l->held) < 0)) {
-			rl_table_destroy(l->table);
+			rl_table_unref(l->table);
 			snprintf(err, errlen, "ratelimit '%s': out of memory", cl->name);
 			return -ENOMEM;
 		}
@@ -41,8 +61,8 @@ int limit_build(struct lb_gen *g, char *err, size_t errlen)
 void limit_free(struct lb_gen *g)
 {
 	for (int i = 0; i < g->nlimits; i++) {
-		rl_table_destroy(g->limits[i].table);
-		rl_table_destroy(g->limits[i].held);
+		rl_table_unref(g->limits[i].table);
+		rl_table_unref(g->limits[i].held);
 	}
 	g->nlimits = 0;
 }

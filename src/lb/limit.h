@@ -19,9 +19,12 @@
 #include "net/rclient.h"
 #include "proto/http1.h"
 
-/* limit_build - the generation's rules with empty tables. 0, or -ENOMEM
- * with a message in err. limit_free releases them. */
-int limit_build(struct lb_gen *g, char *err, size_t errlen);
+/* limit_build - the generation's rules. A rule whose name, scope, policy
+ * and max-keys (and local-allowance) are those of a rule of the previous
+ * generation `prev` (NULL at start) shares its keys, so a reload keeps
+ * counting; other rules start empty. 0, or -ENOMEM with a message in err.
+ * limit_free releases them. */
+int limit_build(struct lb_gen *g, const struct lb_gen *prev, char *err, size_t errlen);
 void limit_free(struct lb_gen *g);
 
 /*

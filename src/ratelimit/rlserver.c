@@ -378,7 +378,7 @@ int rlserver_main(int argc, char **argv)
 	signals_destroy(s.signals);
 	if (s.listener.fd > 0)
 		close(s.listener.fd);
-	rl_table_destroy(s.table);
+	rl_table_unref(s.table);
 	if (s.loop)
 		loop_destroy(s.loop);  /* also runs the deferred frees */
 	return rc < 0 ? 1 : 0;

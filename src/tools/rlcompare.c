@@ -161,7 +161,7 @@ static void replay(const struct trace *tr, uint64_t L, uint32_t nkeys, struct sc
 				s->false_deny += !full;
 			}
 		}
-		rl_table_destroy(table);
+		rl_table_unref(table);
 		free(times);
 		free(hist);
 	}

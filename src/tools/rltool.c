@@ -68,7 +68,7 @@ static void run(enum rl_algo algo, long keys, long decisions, struct bench *b)
 		rl_table_decide(t, &key, sizeof(key), now, 1, &r);
 	}
 	t1 = loop_clock_ns();
-	rl_table_destroy(t);
+	rl_table_unref(t);
 	b->table_per_s = (double)decisions * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1);
 }
 

@@ -38,7 +38,7 @@ def test_http_429_with_fields_and_no_server_contact(http_backend, http_lb):
 
 def test_one_limit_across_worker_threads(http_backend, http_lb):
     b = http_backend("a")
-    lb = http_lb([b], threads=4, extra=["--rate-limit", "fixed:10/1m"])
+    lb = http_lb([b], threads=4, extra=["--rate-limit", "fixed:10/60m"])
     codes = [get(lb.addr).status for _ in range(25)]
     assert codes.count(200) == 10 and codes.count(429) == 15
     assert len(b.requests) == 10
@@ -160,3 +160,28 @@ def test_allowed_responses_carry_the_fields(http_backend, http_lb):
     assert seen[0][0] == '"default";r=2;t=20'
     # The backend never sees them: they are the balancer's.
     assert all("ratelimit" not in k for q in b.requests for k in q.names())
+
+
+def test_reload_keeps_an_unchanged_rule_and_restarts_a_changed_one(http_backend, start_lb,
+                                                                   tmp_conf):
+    """As nginx keeps a limit_req zone across a reload: the rule that stays
+    the same keeps its counts, one whose rate changed starts afresh."""
+    import signal
+    b = http_backend("b")
+    listen, admin = free_addr(), free_addr()
+    conf = ("[global]\nthreads = 2\nadmin = %s\naccess-log = off\n"
+            "[pool web]\nserver = %s,name=b\nhealth-check = none\n"
+            "[ratelimit stays]\nrate = token:3/60m\nmatch = prefix /a\n"
+            "[ratelimit changes]\nrate = %s\nmatch = prefix /b\n"
+            "[listen front]\nbind = %s\npool = web\nkeepalive-timeout = %s\n")
+    path = tmp_conf(conf % (admin, b.addr, "token:2/60m", listen, "60s"))
+    lb = start_lb(["-c", path], listen=listen, admin=admin)
+    assert [get(listen, "/a").status for _ in range(3)] == [200] * 3
+    assert [get(listen, "/b").status for _ in range(3)] == [200, 200, 429]
+    for changed_rate, b_codes in (("token:2/60m", [429]), ("token:4/60m", [200] * 4 + [429])):
+        start = len(lb.proc.stderr())
+        tmp_conf(conf % (admin, b.addr, changed_rate, listen, "30s"), path)
+        lb.proc.signal(signal.SIGHUP)
+        lb.proc.wait_log("reloaded", start=start)
+        assert get(listen, "/a").status == 429
+        assert [get(listen, "/b").status for _ in b_codes] == b_codes

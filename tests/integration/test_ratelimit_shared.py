@@ -39,7 +39,7 @@ def store_errors(lb):
 def test_two_lbs_hold_one_limit_under_concurrency(http_backend, start_redis, shared_lb):
     b = http_backend("a")
     store = start_redis()
-    lbs = [shared_lb(b, "fixed:20/1m", store.addr) for _ in range(2)]
+    lbs = [shared_lb(b, "fixed:20/60m", store.addr) for _ in range(2)]
     codes = []
     lock = threading.Lock()
 
@@ -68,7 +68,7 @@ def test_shared_decides_as_the_local_rule(http_backend, start_redis, shared_lb, 
     same fields, whichever instance is asked."""
     b = http_backend("a")
     store = start_redis()
-    rate = "%s:4/1m" % algo
+    rate = "%s:4/60m" % algo
     shared = [shared_lb(b, rate, store.addr) for _ in range(2)]
     local = http_lb([b], extra=["--rate-limit", rate])
     seen = {"shared": [], "local": []}
@@ -120,7 +120,7 @@ def test_hung_store_is_waited_for_a_bounded_time(http_backend, start_redis, shar
     again it decides again."""
     b = http_backend("a")
     store = start_redis()
-    lb = shared_lb(b, "fixed:10/1m", store.addr, "--rate-limit-on-store-error", "closed",
+    lb = shared_lb(b, "fixed:10/60m", store.addr, "--rate-limit-on-store-error", "closed",
                    "--rate-limit-store-timeout", "200ms", threads=1)
     assert get(lb.addr).status == 200
     store.proc.signal(signal.SIGSTOP)
@@ -166,7 +166,7 @@ def test_local_allowance_saves_round_trips(http_backend, start_redis, shared_lb)
     requests spend them with no call; the limit still holds exactly."""
     b = http_backend("a")
     store = start_redis()
-    lb = shared_lb(b, "fixed:20/1m", store.addr, "--rate-limit-local-allowance", "5", threads=1)
+    lb = shared_lb(b, "fixed:20/60m", store.addr, "--rate-limit-local-allowance", "5", threads=1)
     rs = [get(lb.addr) for _ in range(25)]
     assert [r.status for r in rs] == [200] * 20 + [429] * 5
     assert [int(r.get("X-RateLimit-Remaining")) for r in rs[:20]] == list(range(19, -1, -1))
@@ -183,7 +183,7 @@ def test_local_allowance_error_is_bounded_by_held_units(http_backend, start_redi
     serves (the documented false denies); the total never passes 6."""
     b = http_backend("a")
     store = start_redis()
-    lbs = [shared_lb(b, "fixed:6/1m", store.addr, "--rate-limit-local-allowance", "5",
+    lbs = [shared_lb(b, "fixed:6/60m", store.addr, "--rate-limit-local-allowance", "5",
                      threads=1) for _ in range(2)]
     codes = [get(lbs[i % 2].addr).status for i in range(12)]
     assert codes == [200, 200, 200, 429, 200, 429, 200, 429, 200, 429, 429, 429]
