@@ -254,3 +254,21 @@ def test_bad_store_flags():
         r = run_strata(base + flags)
         assert r.returncode == 2 and needle in r.stderr, r.stderr
         assert len(r.stderr.splitlines()) == 1
+
+
+def test_a_request_body_waits_with_its_request(http_backend, start_redis, shared_lb):
+    """A POST whose body arrives while the store is late is forwarded whole
+    once the rule decides (here: fail open after the wait)."""
+    b = http_backend("a")
+    store = start_redis()
+    lb = shared_lb(b, "token:100/1s", store.addr, "--rate-limit-store-timeout", "300ms",
+                   threads=1)
+    body = b"x" * 200000
+    store.proc.signal(signal.SIGSTOP)
+    try:
+        rs, _, _ = exchange_raw(lb.addr, b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                                b"Connection: close\r\n\r\n%s" % (len(body), body))
+    finally:
+        store.proc.signal(signal.SIGCONT)
+    assert rs[0].status == 200
+    assert len(b.requests) == 1 and b.requests[0].body == body
