@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "algo/ratelimit.h"
@@ -17,12 +16,10 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/signals.h"
+#include "net/respd.h"
 #include "net/sock.h"
 #include "proto/resp.h"
 
-#define MAX_BULK      (512 * 1024)     /* a key longer than this is no key */
-#define MAX_QUERY     (1024 * 1024)    /* unparsed input per connection */
-#define OUT_HIGH      (1024 * 1024)    /* stop reading a client that does not read */
 
 static const char usage[] =
 	"usage: strata ratelimit serve --listen ADDR:PORT [--max-keys N] [--log-level L]\n"
@@ -35,50 +32,14 @@ static const char usage[] =
 	"      --log-level L        error, warn, info (default), debug\n"
 	"  -h, --help               this help\n";
 
-struct conn;
-
 struct server {
 	struct loop *loop;
-	struct loop_io listener;
+	int listen_fd;
+	struct respd *respd;
 	struct rl_table *table;
 	struct signals *signals;
 	struct timer sweep;               /* drops idle keys every second */
-	struct conn *conns;               /* open ones, freed at exit */
-	uint64_t commands;
 };
-
-struct conn {
-	struct loop_io io;
-	struct server *srv;
-	struct conn *prev, *next;
-	struct buf in, out;
-	bool closing;                     /* close once `out` is written */
-	struct loop_deferred free_later;
-};
-
-static _Thread_local struct resp_command cmd;
-
-static void conn_free(struct loop_deferred *d)
-{
-	struct conn *c = container_of(d, struct conn, free_later);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c);
-}
-
-static void conn_close(struct conn *c)
-{
-	close(c->io.fd);
-	c->io.fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->free_later.fn = conn_free;
-	loop_defer(c->srv->loop, &c->free_later);
-}
 
 struct throttle_call {
 	uint64_t now;
@@ -92,28 +53,16 @@ static uint64_t throttle(struct rl_state *st, void *arg)
 	return rl_cell_throttle(st, t->now, t->burst, t->count, t->period, t->quantity, &t->reply);
 }
 
-static void wrong_arity(struct buf *out, const struct resp_arg *name)
-{
-	char msg[96];
-	char lower[32];
-	size_t n = name->len < sizeof(lower) - 1 ? name->len : sizeof(lower) - 1;
-	for (size_t i = 0; i < n; i++)
-		lower[i] = (char)(name->p[i] >= 'A' && name->p[i] <= 'Z' ? name->p[i] + 32 : name->p[i]);
-	lower[n] = '\0';
-	snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", lower);
-	resp_error(out, msg);
-}
-
-static void cl_throttle(struct server *s, struct buf *out)
+static void cl_throttle(struct server *s, const struct resp_command *cmd, struct buf *out)
 {
 	struct throttle_call t = { .now = 0, .quantity = 1 };
-	if (cmd.argc < 5 || cmd.argc > 6) {
-		wrong_arity(out, &cmd.args[0]);
+	if (cmd->argc < 5 || cmd->argc > 6) {
+		respd_wrong_arity(out, cmd);
 		return;
 	}
-	if (resp_arg_int(&cmd.args[2], &t.burst) < 0 || resp_arg_int(&cmd.args[3], &t.count) < 0 ||
-	    resp_arg_int(&cmd.args[4], &t.period) < 0 ||
-	    (cmd.argc == 6 && resp_arg_int(&cmd.args[5], &t.quantity) < 0) ||
+	if (resp_arg_int(&cmd->args[2], &t.burst) < 0 || resp_arg_int(&cmd->args[3], &t.count) < 0 ||
+	    resp_arg_int(&cmd->args[4], &t.period) < 0 ||
+	    (cmd->argc == 6 && resp_arg_int(&cmd->args[5], &t.quantity) < 0) ||
 	    t.burst < 0 || t.count < 1 || t.period < 1 || t.quantity < 0 ||
 	    t.burst > 1000000000 || t.count > 1000000000 || t.period > 100000000 ||
 	    t.quantity > 1000000000) {
@@ -122,7 +71,7 @@ static void cl_throttle(struct server *s, struct buf *out)
 	}
 	/* redis-cell reads the wall clock; any clock works if it never jumps. */
 	t.now = loop_clock_ns();
-	if (rl_table_apply(s->table, cmd.args[1].p, cmd.args[1].len, t.now, throttle, &t) < 0) {
+	if (rl_table_apply(s->table, cmd->args[1].p, cmd->args[1].len, t.now, throttle, &t) < 0) {
 		resp_error(out, "ERR out of memory");
 		return;
 	}
@@ -134,149 +83,12 @@ static void cl_throttle(struct server *s, struct buf *out)
 	resp_int(out, t.reply.reset_after_s);
 }
 
-static void unknown(struct buf *out)
+static bool handle(void *arg, const struct resp_command *cmd, struct buf *out)
 {
-	struct buf msg = BUF_INIT;
-	buf_puts(&msg, "ERR unknown command '");
-	buf_append(&msg, cmd.args[0].p, cmd.args[0].len > 128 ? 128 : cmd.args[0].len);
-	buf_puts(&msg, "', with args beginning with: ");
-	for (size_t i = 1; i < cmd.argc && i < 4; i++) {
-		buf_puts(&msg, "'");
-		buf_append(&msg, cmd.args[i].p, cmd.args[i].len > 64 ? 64 : cmd.args[i].len);
-		buf_puts(&msg, "' ");
-	}
-	buf_append(&msg, "", 1);
-	/* Redis's reply is one line: CR and LF in the echoed bytes become spaces. */
-	for (char *p = msg.data; p && *p; p++)
-		if (*p == '\r' || *p == '\n')
-			*p = ' ';
-	resp_error(out, msg.oom ? "ERR unknown command" : msg.data);
-	buf_free(&msg);
-}
-
-/* Run the parsed command; false when the connection is to close after the reply. */
-static bool execute(struct conn *c)
-{
-	struct buf *out = &c->out;
-	const struct resp_arg *name = &cmd.args[0];
-	c->srv->commands++;
-	if (resp_arg_is(name, "cl.throttle")) {
-		cl_throttle(c->srv, out);
-	} else if (resp_arg_is(name, "ping")) {
-		if (cmd.argc == 1)
-			resp_simple(out, "PONG");
-		else if (cmd.argc == 2)
-			resp_bulk(out, cmd.args[1].p, cmd.args[1].len);
-		else
-			wrong_arity(out, name);
-	} else if (resp_arg_is(name, "echo")) {
-		if (cmd.argc == 2)
-			resp_bulk(out, cmd.args[1].p, cmd.args[1].len);
-		else
-			wrong_arity(out, name);
-	} else if (resp_arg_is(name, "command")) {
-		resp_array(out, 0);
-	} else if (resp_arg_is(name, "quit")) {
-		resp_simple(out, "OK");
+	if (!resp_arg_is(&cmd->args[0], "cl.throttle"))
 		return false;
-	} else {
-		unknown(out);
-	}
+	cl_throttle(arg, cmd, out);
 	return true;
-}
-
-static void flush(struct conn *c)
-{
-	while (buf_pending(&c->out)) {
-		ssize_t n = send(c->io.fd, c->out.data + c->out.off, buf_pending(&c->out), MSG_NOSIGNAL);
-		if (n > 0) {
-			buf_consume(&c->out, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* Level-triggered: stop watching input we would not read. */
-			bool reading = !c->closing && buf_pending(&c->out) < OUT_HIGH;
-			loop_mod(c->srv->loop, &c->io, LOOP_WRITE | (reading ? LOOP_READ : 0));
-			return;
-		}
-		conn_close(c);
-		return;
-	}
-	if (c->closing) {
-		conn_close(c);
-		return;
-	}
-	loop_mod(c->srv->loop, &c->io, LOOP_READ);
-}
-
-static void on_conn(struct loop_io *io, uint32_t events)
-{
-	struct conn *c = container_of(io, struct conn, io);
-	if (io->fd < 0)
-		return;
-	if ((events & (LOOP_READ | LOOP_HUP | LOOP_ERR)) && !c->closing &&
-	    buf_pending(&c->out) < OUT_HIGH) {
-		if (buf_reserve(&c->in, 16384) < 0) {
-			conn_close(c);
-			return;
-		}
-		ssize_t n = recv(io->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			conn_close(c);
-			return;
-		}
-		if (n > 0)
-			c->in.len += (size_t)n;
-		while (buf_pending(&c->in) && !c->closing) {
-			int rc = resp_parse(c->in.data + c->in.off, buf_pending(&c->in), MAX_BULK, &cmd);
-			if (rc == ERR_AGAIN) {
-				if (buf_pending(&c->in) > MAX_QUERY) {
-					resp_error(&c->out, "ERR Protocol error: too big query");
-					c->closing = true;
-				}
-				break;
-			}
-			if (rc < 0) {
-				resp_error(&c->out, cmd.error);
-				c->closing = true;
-				break;
-			}
-			if (cmd.argc && !execute(c))
-				c->closing = true;
-			buf_consume(&c->in, cmd.used);
-		}
-	}
-	flush(c);
-}
-
-static void on_accept(struct loop_io *io, uint32_t events)
-{
-	(void)events;
-	struct server *s = container_of(io, struct server, listener);
-	for (int i = 0; i < 64; i++) {
-		int fd = sock_accept(io->fd, NULL);
-		if (fd < 0)
-			return;
-		struct conn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->srv = s;
-		c->io.fd = fd;
-		c->io.fn = on_conn;
-		if (loop_add(s->loop, &c->io, LOOP_READ) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = s->conns;
-		if (c->next)
-			c->next->prev = c;
-		s->conns = c;
-	}
 }
 
 static void on_signal(void *arg, int signo)
@@ -347,19 +159,18 @@ int rlserver_main(int argc, char **argv)
 	int rc = loop_create(&s.loop);
 	if (rc == 0)
 		rc = rl_table_create(&any, (size_t)max_keys, &s.table);
+	s.listen_fd = -1;
 	if (rc == 0) {
-		s.listener.fd = sock_listen(&addr, 511);
-		if (s.listener.fd < 0) {
+		s.listen_fd = sock_listen(&addr, 511);
+		if (s.listen_fd < 0) {
 			char text[SOCK_ADDR_STRLEN];
 			sock_addr_str(&addr, text, sizeof(text));
-			log_error("ratelimit: cannot listen on %s: %s", text, err_str(s.listener.fd));
-			rc = s.listener.fd;
+			log_error("ratelimit: cannot listen on %s: %s", text, err_str(s.listen_fd));
+			rc = s.listen_fd;
 		}
 	}
-	if (rc == 0) {
-		s.listener.fn = on_accept;
-		rc = loop_add(s.loop, &s.listener, LOOP_READ);
-	}
+	if (rc == 0)
+		rc = respd_create(s.loop, s.listen_fd, handle, &s, &s.respd);
 	if (rc == 0)
 		rc = signals_create(s.loop, on_signal, &s, &s.signals);
 	if (rc == 0) {
@@ -373,11 +184,10 @@ int rlserver_main(int argc, char **argv)
 	}
 	if (rc < 0)
 		log_error("ratelimit: %s", err_str(rc));
-	while (s.conns)
-		conn_close(s.conns);
+	respd_destroy(s.respd);
 	signals_destroy(s.signals);
-	if (s.listener.fd > 0)
-		close(s.listener.fd);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
 	rl_table_unref(s.table);
 	if (s.loop)
 		loop_destroy(s.loop);  /* also runs the deferred frees */

@@ -1,0 +1,55 @@
+/*
+ * respd.h - a Redis-protocol server on the event loop, for strata's RESP
+ * services (`strata ratelimit serve`, `strata id`): what httpd is to HTTP.
+ *
+ * It owns its connections: reading, parsing commands (multibulk and inline,
+ * pipelined), writing replies in order, the limits on a query and a bulk
+ * argument, and Redis's protocol-error replies (after which that connection
+ * alone is closed). A client that does not read its replies is not read
+ * either (its output is bounded). The handler only writes replies; PING,
+ * ECHO, COMMAND (an empty list, enough for redis-cli), QUIT and Redis's
+ * error for an unknown command are answered here unless the handler does.
+ *
+ * One respd serves one listening descriptor on one loop; level-triggered.
+ */
+#ifndef STRATA_RESPD_H
+#define STRATA_RESPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+#include "proto/resp.h"
+
+#define RESPD_MAX_BULK  (512 * 1024)     /* a longer argument is a protocol error */
+#define RESPD_MAX_QUERY (1024 * 1024)    /* unparsed input per connection */
+
+struct respd;
+
+/*
+ * Called once per command (argc >= 1), on the loop's thread: append the
+ * reply to `out` and return true, or return false to leave the command to
+ * respd (the common commands above, else "unknown command").
+ */
+typedef bool (*respd_handler)(void *arg, const struct resp_command *cmd, struct buf *out);
+
+/*
+ * respd_create - serve `listen_fd` (not owned: the caller closes it after
+ * respd_destroy) on loop `l`. Returns 0 and sets *out, or a negative errno.
+ */
+int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg,
+		 struct respd **out);
+
+/* respd_destroy - stop listening and close every connection now. */
+void respd_destroy(struct respd *d);
+
+/* respd_commands - commands executed so far; respd_clients - open now. */
+uint64_t respd_commands(const struct respd *d);
+uint64_t respd_clients(const struct respd *d);
+
+/* respd_wrong_arity - Redis's reply to a command with the wrong number of
+ * arguments: "ERR wrong number of arguments for 'name' command". */
+void respd_wrong_arity(struct buf *out, const struct resp_command *cmd);
+
+#endif
