@@ -12,6 +12,7 @@ const char *err_str(int rc)
 	case ERR_NOSERV: return "no server available";
 	case ERR_CLOSED: return "connection closed by peer";
 	case ERR_TLS:    return "TLS failure";
+	case ERR_CLOCK:  return "clock moved backwards";
 	}
 	if (rc < 0 && rc > ERR_BASE)
 		return strerror(-rc);

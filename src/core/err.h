@@ -24,6 +24,7 @@
 #define ERR_NOSERV (ERR_BASE - 4)  /* no server available */
 #define ERR_CLOSED (ERR_BASE - 5)  /* the peer closed the connection */
 #define ERR_TLS    (ERR_BASE - 6)  /* TLS handshake or record failure */
+#define ERR_CLOCK  (ERR_BASE - 7)  /* the clock is behind what was already issued */
 
 /* Negated errno of the last system call, for `return err_sys();`. */
 #define err_sys() (-errno)
