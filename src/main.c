@@ -6,6 +6,7 @@
 
 #include "core/cli.h"
 #include "echo/echo.h"
+#include "id/idserver.h"
 #include "lb/lb.h"
 #include "tools/ringtool.h"
 #include "tools/rltool.h"
@@ -22,7 +23,8 @@ static int help_main(int argc, char **argv);
 static const struct command commands[] = {
 	{ "lb", lb_main, "load balancer (L7 HTTP and L4 TCP proxy: routing, balancing, health, limits)" },
 	{ "ring", ringtool_main, "consistent hashing: balance, movement, lookup time (ring, jump, maglev, ...)" },
-	{ "ratelimit", rltool_main, "rate limiting: decisions per second of each algorithm (bench)" },
+	{ "ratelimit", rltool_main, "rate limiting: CL.THROTTLE service, algorithm comparison, bench, store script" },
+	{ "id", idserver_main, "unique IDs: Snowflake, UUIDv7 and ULID over the Redis protocol and HTTP" },
 	{ "echo", echo_main, "tiny HTTP server answering its name (demo and test backend)" },
 	{ "version", version_main, "print the version" },
 	{ "help", help_main, "list the commands" },

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 
@@ -90,4 +91,34 @@ void cli_option_fail(const char *cmd, const char *help, int ch, char *const *arg
 	if (ch == ':')
 		cli_fail(cmd, "%s needs a value", argv[optind - 1]);
 	cli_fail(cmd, "unknown option '%s' (see strata %s --help)", argv[optind - 1], help);
+}
+
+int cli_parse_utc(const char *s, uint64_t *out_ms)
+{
+	struct tm tm = { 0 };
+	const char *rest = strptime(s, "%Y-%m-%d", &tm);
+	if (!rest)
+		return ERR_PARSE;
+	long ms = 0;
+	if (*rest == 'T') {
+		rest = strptime(rest + 1, "%H:%M:%S", &tm);
+		if (!rest)
+			return ERR_PARSE;
+		if (*rest == '.') {
+			int digits = 0;
+			for (rest++; *rest >= '0' && *rest <= '9' && digits < 3; rest++, digits++)
+				ms = ms * 10 + (*rest - '0');
+			if (digits != 3)
+				return ERR_PARSE;
+		}
+		if (*rest++ != 'Z')
+			return ERR_PARSE;
+	}
+	if (*rest)
+		return ERR_PARSE;
+	time_t t = timegm(&tm);
+	if (t < 0)
+		return ERR_PARSE;
+	*out_ms = (uint64_t)t * 1000 + (uint64_t)ms;
+	return 0;
 }

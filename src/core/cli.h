@@ -29,6 +29,13 @@ int cli_parse_ms(const char *s, uint64_t *out_ms);
 int cli_parse_size(const char *s, uint64_t *out);
 
 /*
+ * cli_parse_utc - an ISO 8601 UTC date or time, as YYYY-MM-DD or
+ * YYYY-MM-DDTHH:MM:SS[.mmm]Z, into Unix milliseconds. 0, or ERR_PARSE
+ * (also before 1970).
+ */
+int cli_parse_utc(const char *s, uint64_t *out_ms);
+
+/*
  * cli_fail - print "strata CMD: MESSAGE" on one line to stderr and exit
  * with CLI_EXIT_USAGE.
  */
