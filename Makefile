@@ -105,6 +105,7 @@ bench: strata
 	bench/lb_tcp.sh
 	bench/lb_http.sh
 	bench/ratelimit.sh
+	bench/id.sh
 
 clean:
 	rm -rf $(B) strata

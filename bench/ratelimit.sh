@@ -22,13 +22,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
 STRATA=${STRATA:-$PWD/strata}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+. bench/lib.sh
 
 echo "== strata ratelimit bench"
 "$STRATA" ratelimit bench
@@ -51,33 +45,6 @@ plain=$(port); limited=$(port)
 wait_port "$backend"; wait_port "$plain"; wait_port "$limited"
 
 rps() { wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-
-# compare MEASURE LABEL=ARG...: ROUNDS rounds of MEASURE ARG for every label, in an order that
-# rotates each round; prints each label's median and its ratio to the first label's.
-compare() {
-	local measure=$1; shift
-	local labels=() args=() n=$# r i k
-	for x in "$@"; do labels+=("${x%%=*}"); args+=("${x#*=}"); done
-	declare -A got=()
-	for r in $(seq "$ROUNDS"); do
-		local line="round $r/$ROUNDS:"
-		for k in $(seq 0 $((n - 1))); do
-			i=$(( (k + r) % n ))
-			v=$("$measure" "${args[$i]}")
-			got[$i]="${got[$i]:-} $v"
-			line="$line ${labels[$i]} $v"
-		done
-		echo "$line" >&2
-	done
-	local first
-	for i in $(seq 0 $((n - 1))); do
-		# shellcheck disable=SC2086
-		m=$(median ${got[$i]})
-		[ "$i" = 0 ] && first=$m
-		printf '  %-28s median %12s   ratio %.3f\n' "${labels[$i]}" "$m" "$(echo "$m / $first" | bc -l)"
-	done
-}
 
 echo "== strata lb, no rule vs a rule that never triggers (wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds)"
 compare rps "no-rule=$plain" "local-rule=$limited"
@@ -89,17 +56,10 @@ wait_port "$store"
 sha=$("$STRATA" ratelimit script | redis-cli -p "$store" -x SCRIPT LOAD)
 [ "$sha" = "$("$STRATA" ratelimit script --sha)" ] || { echo "SCRIPT LOAD gave $sha" >&2; exit 1; }
 
-# redis-benchmark's requests/s for one command line (the P and the command in one argument).
-store_rps() {
-	local pipeline=${1%% *} cmd=${1#* }
-	# shellcheck disable=SC2086
-	redis-benchmark -p "$store" -c "$CONNS" -n "${STORE_REQUESTS:-500000}" -r 100000 \
-		-P "$pipeline" --csv $cmd | tail -1 | awk -F'"' '{print $4}'
-}
 decide="EVALSHA $sha 1 strata:rl:token:bench:__rand_int__ token 100000000 1000000 100000000 1 1"
 for P in 1 16; do
 	echo "== the store alone: redis-benchmark -c $CONNS -P $P -r 100000 ($ROUNDS rounds)"
-	compare store_rps "INCR=$P INCR bench:__rand_int__" "strata-script=$P $decide"
+	compare redis_rps "INCR=$store $P INCR bench:__rand_int__" "strata-script=$store $P $decide"
 done
 
 shared=$(port); allowance=$(port)

@@ -1,6 +1,7 @@
 #include "id/idserver.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <ini.h>
@@ -25,10 +26,12 @@
 #include "net/respd.h"
 #include "net/sock.h"
 #include "proto/resp.h"
+#include "tools/idtool.h"
 
 static const char usage[] =
 	"usage: strata id --listen ADDR:PORT --datacenter D --worker W [options]\n"
 	"       strata id -c FILE\n"
+	"       strata id bench [--seconds S] [--threads N] [--json]   (see bench --help)\n"
 	"\n"
 	"A unique-ID service: 64-bit Snowflake IDs (time | datacenter | worker | sequence),\n"
 	"UUIDv7 and ULID, over the Redis protocol (redis-cli, redis-benchmark, any client):\n"
@@ -354,6 +357,49 @@ static void info(struct server *s, struct buf *out)
 	buf_free(&b);
 }
 
+/* CONFIG GET pattern...: the settings as name/value pairs (redis-cli and
+ * redis-benchmark ask for some); the service keeps no RDB or AOF, so save
+ * is "" and appendonly "no", as in a Redis without persistence. */
+static void config(struct server *s, const struct resp_command *cmd, struct buf *out)
+{
+	if (cmd->argc < 3 || !resp_arg_is(&cmd->args[1], "get")) {
+		resp_error(out, "ERR CONFIG: strata id supports only CONFIG GET parameter...");
+		return;
+	}
+	const struct sf_layout *l = &s->o.layout;
+	char v[6][64];
+	snprintf(v[0], sizeof(v[0]), "%" PRIu64, s->o.dc);
+	snprintf(v[1], sizeof(v[1]), "%" PRIu64, s->o.worker);
+	snprintf(v[2], sizeof(v[2]), "%" PRIu64, l->epoch_ms);
+	snprintf(v[3], sizeof(v[3]), "%u/%u/%u/%u", l->time_bits, l->dc_bits, l->worker_bits,
+		 l->seq_bits);
+	snprintf(v[4], sizeof(v[4]), "%" PRIu64, s->o.tolerance_ms);
+	snprintf(v[5], sizeof(v[5]), "%d", RESPD_MAX_BULK);
+	const char *names[] = { "datacenter", "worker", "epoch", "bits", "tolerance",
+				"proto-max-bulk-len", "dir", "save", "appendonly" };
+	const char *values[] = { v[0], v[1], v[2], v[3], v[4], v[5], s->o.dir, "", "no" };
+	size_t n = sizeof(names) / sizeof(names[0]);
+	bool match[sizeof(names) / sizeof(names[0])] = { false };
+	size_t matched = 0;
+	for (size_t a = 2; a < cmd->argc; a++) {
+		char pattern[128];
+		size_t len = cmd->args[a].len < sizeof(pattern) - 1 ? cmd->args[a].len : sizeof(pattern) - 1;
+		memcpy(pattern, cmd->args[a].p, len);
+		pattern[len] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if (!match[i] && fnmatch(pattern, names[i], FNM_CASEFOLD) == 0) {
+				match[i] = true;
+				matched++;
+			}
+	}
+	resp_array(out, 2 * matched);
+	for (size_t i = 0; i < n; i++)
+		if (match[i]) {
+			resp_bulk(out, names[i], strlen(names[i]));
+			resp_bulk(out, values[i], strlen(values[i]));
+		}
+}
+
 static bool handle(void *arg, const struct resp_command *cmd, struct buf *out)
 {
 	struct server *s = arg;
@@ -368,6 +414,8 @@ static bool handle(void *arg, const struct resp_command *cmd, struct buf *out)
 		id_time(s, TID_ULID, cmd, out);
 	else if (resp_arg_is(name, "info"))
 		info(s, out);
+	else if (resp_arg_is(name, "config"))
+		config(s, cmd, out);
 	else
 		return false;
 	return true;
@@ -517,6 +565,8 @@ static int listen_on(const struct sock_addr *a, const char *what)
 
 int idserver_main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return idtool_bench_main(argc - 1, argv + 1);
 	struct server s = { .listen_fd = -1, .http_fd = -1 };
 	parse_args(argc, argv, &s.o);
 	log_setup(s.o.level, LOG_TEXT);

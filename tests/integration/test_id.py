@@ -191,7 +191,20 @@ def test_redis_cli_and_redis_benchmark(start_id):
     r = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "20000", "-P", "16", "-q",
                         "ID.NEXT"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "requests per second" in r.stdout
+    assert "WARNING" not in r.stdout + r.stderr  # it could read CONFIG GET save/appendonly
     assert c.info()["ids_issued"] == 20003
+
+
+def test_config_get(start_id, tmp_path):
+    _, c, _ = start_id(6, 7)
+    assert c.config_get("worker") == {"worker": "7"}
+    everything = c.config_get("*")
+    assert everything["datacenter"] == "6" and everything["bits"] == "41/5/5/12"
+    assert everything["dir"] == str(tmp_path) and everything["appendonly"] == "no"
+    assert c.config_get("nothing*") == {}
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("worker", "3")
+    assert "only CONFIG GET" in str(e.value)
 
 
 def test_http_api(start_id):
