@@ -1,12 +1,15 @@
 #!/bin/sh
 # The local demo of `make run`: strata lb (examples/lb-http.ini) on
-# 127.0.0.1:8080 routing to three pools of strata echo backends. Runs in the
-# foreground; Ctrl-C stops everything.
+# 127.0.0.1:8080 routing to three pools of strata echo backends, and the
+# unique-ID service strata id. Runs in the foreground; Ctrl-C stops everything.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=./strata
 LB=127.0.0.1:8080
 ADMIN=127.0.0.1:8081
+ID=127.0.0.1:7379
+ID_HTTP=127.0.0.1:7380
+ID_DIR=${TMPDIR:-/tmp}/strata-demo-id
 BACKENDS="web-1:9001 web-2:9002 web-3:9003 api-1:9011 api-2:9012 images-1:9021 images-2:9022"
 
 pids=""
@@ -22,6 +25,10 @@ for b in $BACKENDS; do
   $BIN echo --listen "127.0.0.1:${b#*:}" --name "${b%:*}" --threads 1 &
   pids="$pids $!"
 done
+
+mkdir -p "$ID_DIR"
+$BIN id --listen "$ID" --http "$ID_HTTP" --datacenter 1 --worker 1 --dir "$ID_DIR" &
+pids="$pids $!"
 
 $BIN lb -c examples/lb-http.ini &
 lb_pid=$!
@@ -39,12 +46,15 @@ cat <<INFO
                                   sticky by the cookie SRV)
   admin: metrics, stats, health   http://$ADMIN/metrics  /stats  /healthz
   access log                      below, one line per request
+  unique IDs (Snowflake)          redis-cli -p ${ID#*:} ID.NEXT   or   http://$ID_HTTP/id
 
   try:  for i in 1 2 3; do curl -s http://$LB/; curl -s http://$LB/api/users; done
         curl -s http://$LB/images/cat.png     (always the same images server)
         curl -si http://$LB/ | grep Set-Cookie; curl -s -b SRV=web-3 http://$LB/
         curl -s http://$ADMIN/stats
         kill one backend and watch it go DOWN, then the others take its requests
+        redis-cli -p ${ID#*:} ID.NEXT 5; redis-cli -p ${ID#*:} ID.PARSE \$(redis-cli -p ${ID#*:} ID.NEXT)
+        curl -s http://$ID_HTTP/id?count=3; redis-cli -p ${ID#*:} ID.UUID7
 
   Ctrl-C stops everything.
 
