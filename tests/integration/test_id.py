@@ -82,7 +82,7 @@ def test_two_processes_with_different_workers_never_collide(start_id):
     got = [[], []]
 
     def take(k):
-        for _ in range(20):
+        for _ in range(50):
             got[k].extend(gens[k].execute_command("ID.NEXT", 10000))
 
     threads = [threading.Thread(target=take, args=(k,)) for k in (0, 1)]
@@ -90,10 +90,10 @@ def test_two_processes_with_different_workers_never_collide(start_id):
         t.start()
     for t in threads:
         t.join(60)
-    assert len(got[0]) == len(got[1]) == 200000
+    assert len(got[0]) == len(got[1]) == 500000
     for ids in got:
         assert all(b > a for a, b in zip(ids, ids[1:]))
-    assert len(set(got[0]) | set(got[1])) == 400000
+    assert len(set(got[0]) | set(got[1])) == 1000000
 
 
 def test_one_datacenter_and_worker_per_host(start_id, tmp_path):
