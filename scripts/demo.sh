@@ -27,7 +27,7 @@ for b in $BACKENDS; do
 done
 
 mkdir -p "$ID_DIR"
-$BIN id --listen "$ID" --http "$ID_HTTP" --datacenter 1 --worker 1 --dir "$ID_DIR" &
+$BIN id --listen "$ID" --http "$ID_HTTP" --datacenter 31 --worker 31 --dir "$ID_DIR" &
 pids="$pids $!"
 
 $BIN lb -c examples/lb-http.ini &

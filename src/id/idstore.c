@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/err.h"
 
 struct idstore {
+	int host_fd;                      /* the host-wide lock: an abstract socket */
 	int lock_fd;
 	char path[4096];                  /* the state file */
 	char tmp[4096 + 8];
@@ -29,10 +33,30 @@ int idstore_open(const char *dir, uint64_t dc, uint64_t worker, struct idstore *
 	snprintf(lock, sizeof(lock), "%s/id-%" PRIu64 "-%" PRIu64 ".lock", dir, dc, worker);
 	snprintf(s->path, sizeof(s->path), "%s/id-%" PRIu64 "-%" PRIu64 ".state", dir, dc, worker);
 	snprintf(s->tmp, sizeof(s->tmp), "%s.tmp", s->path);
+	/* Host-wide, whatever the directory: a name in the abstract socket
+	 * namespace, held while the process lives (however it ends). */
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int len = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1,
+			   "strata-id/%" PRIu64 "/%" PRIu64, dc, worker);
+	s->host_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->host_fd < 0 || bind(s->host_fd, (struct sockaddr *)&un,
+				   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) < 0) {
+		int rc = errno == EADDRINUSE ? -EEXIST : err_sys();
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "datacenter %" PRIu64 " worker %" PRIu64 " is already "
+				 "running on this host", dc, worker);
+		else
+			snprintf(err, errlen, "cannot take the host lock: %s", err_str(rc));
+		if (s->host_fd >= 0)
+			close(s->host_fd);
+		free(s);
+		return rc;
+	}
 	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lock_fd < 0) {
 		int rc = err_sys();
 		snprintf(err, errlen, "cannot open %s: %s", lock, err_str(rc));
+		close(s->host_fd);
 		free(s);
 		return rc;
 	}
@@ -44,6 +68,7 @@ int idstore_open(const char *dir, uint64_t dc, uint64_t worker, struct idstore *
 		else
 			snprintf(err, errlen, "cannot lock %s: %s", lock, err_str(rc));
 		close(s->lock_fd);
+		close(s->host_fd);
 		free(s);
 		return rc;
 	}
@@ -75,6 +100,7 @@ void idstore_close(struct idstore *s)
 	if (!s)
 		return;
 	close(s->lock_fd);  /* releases the flock */
+	close(s->host_fd);
 	free(s);
 }
 

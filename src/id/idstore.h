@@ -3,8 +3,10 @@
  * processes never run as the same (datacenter, worker), and the timestamp
  * of the last ID issued, so a restart with a clock behind it is caught.
  *
- * Both live in a directory: `id-D-W.lock` (flock, released when the
- * process ends, however it ends) and `id-D-W.state`, one line
+ * The lock is host-wide: the name "strata-id/D/W" in the abstract socket
+ * namespace (per network namespace), bound while the process lives and
+ * released however it ends; `id-D-W.lock` in the directory (flock) guards
+ * the state file as well. The state is `id-D-W.state`, one line
  * "LAST_MS clean|running". The state is written every second while running
  * and with "clean" at shutdown (each time to a temporary file, fsynced and
  * renamed over the old one). After a crash the IDs of the last second may

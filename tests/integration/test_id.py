@@ -101,6 +101,11 @@ def test_one_datacenter_and_worker_per_host(start_id, tmp_path):
     r = run_strata(["id", "--listen", free_addr(), "-d", "1", "-w", "2", "--dir", tmp_path])
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
     assert "datacenter 1 worker 2 is already running on this host" in r.stderr
+    # The lock is the host's, not the directory's.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    r = run_strata(["id", "--listen", free_addr(), "-d", "1", "-w", "2", "--dir", other])
+    assert r.returncode == 2 and "already running on this host" in r.stderr
     start_id(1, 3)  # another worker is fine
 
 
