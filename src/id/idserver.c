@@ -400,8 +400,10 @@ static void config(struct server *s, const struct resp_command *cmd, struct buf 
 		}
 }
 
-static bool handle(void *arg, const struct resp_command *cmd, struct buf *out)
+static bool handle(void *arg, struct respd_client *cl, const struct resp_command *cmd,
+		   struct buf *out)
 {
+	(void)cl;
 	struct server *s = arg;
 	const struct resp_arg *name = &cmd->args[0];
 	if (resp_arg_is(name, "id.next"))

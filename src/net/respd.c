@@ -19,7 +19,7 @@ struct respd {
 	respd_handler handler;
 	void *arg;
 	struct conn *conns;               /* open ones, closed by respd_destroy */
-	uint64_t commands, clients;
+	uint64_t commands, clients, next_id;
 };
 
 struct conn {
@@ -27,6 +27,7 @@ struct conn {
 	struct respd *d;
 	struct conn *prev, *next;
 	struct buf in, out;
+	struct respd_client client;
 	bool closing;                     /* close once `out` is written */
 	struct loop_deferred free_later;
 };
@@ -96,7 +97,7 @@ static bool execute(struct conn *c)
 	struct buf *out = &c->out;
 	const struct resp_arg *name = &cmd.args[0];
 	c->d->commands++;
-	if (c->d->handler(c->d->arg, &cmd, out))
+	if (c->d->handler(c->d->arg, &c->client, &cmd, out))
 		return true;
 	if (resp_arg_is(name, "ping")) {
 		if (cmd.argc == 1)
@@ -206,6 +207,8 @@ static void on_accept(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		c->d = d;
+		c->client.proto = 2;
+		c->client.id = ++d->next_id;
 		c->io.fd = fd;
 		c->io.fn = on_conn;
 		if (loop_add(d->loop, &c->io, LOOP_READ) < 0) {

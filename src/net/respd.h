@@ -27,12 +27,21 @@
 
 struct respd;
 
+/* What a service may keep per connection: the protocol it speaks (2, or 3
+ * after HELLO 3), whether it has authenticated, its number. */
+struct respd_client {
+	int proto;
+	bool authed;
+	uint64_t id;
+};
+
 /*
  * Called once per command (argc >= 1), on the loop's thread: append the
  * reply to `out` and return true, or return false to leave the command to
  * respd (the common commands above, else "unknown command").
  */
-typedef bool (*respd_handler)(void *arg, const struct resp_command *cmd, struct buf *out);
+typedef bool (*respd_handler)(void *arg, struct respd_client *cl, const struct resp_command *cmd,
+			      struct buf *out);
 
 /*
  * respd_create - serve `listen_fd` (not owned: the caller closes it after

@@ -83,8 +83,10 @@ static void cl_throttle(struct server *s, const struct resp_command *cmd, struct
 	resp_int(out, t.reply.reset_after_s);
 }
 
-static bool handle(void *arg, const struct resp_command *cmd, struct buf *out)
+static bool handle(void *arg, struct respd_client *cl, const struct resp_command *cmd,
+		   struct buf *out)
 {
+	(void)cl;
 	if (!resp_arg_is(&cmd->args[0], "cl.throttle"))
 		return false;
 	cl_throttle(arg, cmd, out);
