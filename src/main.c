@@ -7,6 +7,7 @@
 #include "core/cli.h"
 #include "echo/echo.h"
 #include "id/idserver.h"
+#include "kv/kvserver.h"
 #include "lb/lb.h"
 #include "tools/ringtool.h"
 #include "tools/rltool.h"
@@ -24,6 +25,7 @@ static const struct command commands[] = {
 	{ "lb", lb_main, "load balancer (L7 HTTP and L4 TCP proxy: routing, balancing, health, limits)" },
 	{ "ring", ringtool_main, "consistent hashing: balance, movement, lookup time (ring, jump, maglev, ...)" },
 	{ "ratelimit", rltool_main, "rate limiting: CL.THROTTLE service, algorithm comparison, bench, store script" },
+	{ "kv", kvserver_main, "key-value server over the Redis protocol (cache and session tier)" },
 	{ "id", idserver_main, "unique IDs: Snowflake, UUIDv7 and ULID over the Redis protocol and HTTP" },
 	{ "echo", echo_main, "tiny HTTP server answering its name (demo and test backend)" },
 	{ "version", version_main, "print the version" },

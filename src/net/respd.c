@@ -20,6 +20,7 @@ struct respd {
 	void *arg;
 	struct conn *conns;               /* open ones, closed by respd_destroy */
 	uint64_t commands, clients, next_id;
+	size_t max_bulk, max_query;
 };
 
 struct conn {
@@ -98,7 +99,7 @@ static bool execute(struct conn *c)
 	const struct resp_arg *name = &cmd.args[0];
 	c->d->commands++;
 	if (c->d->handler(c->d->arg, &c->client, &cmd, out))
-		return true;
+		return !c->client.close;
 	if (resp_arg_is(name, "ping")) {
 		if (cmd.argc == 1)
 			resp_simple(out, "PONG");
@@ -167,10 +168,10 @@ static void on_conn(struct loop_io *io, uint32_t events)
 		if (n > 0)
 			c->in.len += (size_t)n;
 		while (buf_pending(&c->in) && !c->closing) {
-			int rc = resp_parse(c->in.data + c->in.off, buf_pending(&c->in), RESPD_MAX_BULK,
+			int rc = resp_parse(c->in.data + c->in.off, buf_pending(&c->in), c->d->max_bulk,
 					    &cmd);
 			if (rc == ERR_AGAIN) {
-				if (buf_pending(&c->in) > RESPD_MAX_QUERY) {
+				if (buf_pending(&c->in) > c->d->max_query) {
 					resp_error(&c->out, "ERR Protocol error: too big query");
 					c->closing = true;
 				}
@@ -198,7 +199,8 @@ static void on_accept(struct loop_io *io, uint32_t events)
 	(void)events;
 	struct respd *d = container_of(io, struct respd, listener);
 	for (int i = 0; i < 64; i++) {
-		int fd = sock_accept(io->fd, NULL);
+		struct sock_addr peer;
+		int fd = sock_accept(io->fd, &peer);
 		if (fd < 0)
 			return;
 		struct conn *c = calloc(1, sizeof(*c));
@@ -209,6 +211,7 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		c->d = d;
 		c->client.proto = 2;
 		c->client.id = ++d->next_id;
+		c->client.local = sock_addr_is_loopback(&peer);
 		c->io.fd = fd;
 		c->io.fn = on_conn;
 		if (loop_add(d->loop, &c->io, LOOP_READ) < 0) {
@@ -233,6 +236,7 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 	d->loop = l;
 	d->handler = handler;
 	d->arg = arg;
+	respd_set_max_bulk(d, RESPD_MAX_BULK);
 	d->listener.fd = listen_fd;
 	d->listener.fn = on_accept;
 	int rc = loop_add(l, &d->listener, LOOP_READ);
@@ -242,6 +246,12 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 	}
 	*out = d;
 	return 0;
+}
+
+void respd_set_max_bulk(struct respd *d, size_t max_bulk)
+{
+	d->max_bulk = max_bulk;
+	d->max_query = max_bulk + 1024 * 1024;  /* the rest of the command around it */
 }
 
 void respd_destroy(struct respd *d)

@@ -22,8 +22,7 @@
 #include "core/loop.h"
 #include "proto/resp.h"
 
-#define RESPD_MAX_BULK  (512 * 1024)     /* a longer argument is a protocol error */
-#define RESPD_MAX_QUERY (1024 * 1024)    /* unparsed input per connection */
+#define RESPD_MAX_BULK  (512 * 1024)     /* default: a longer argument is a protocol error */
 
 struct respd;
 
@@ -32,6 +31,8 @@ struct respd;
 struct respd_client {
 	int proto;
 	bool authed;
+	bool local;                      /* the peer is on a loopback address */
+	bool close;                      /* set by the handler: close after this reply */
 	uint64_t id;
 };
 
@@ -49,6 +50,10 @@ typedef bool (*respd_handler)(void *arg, struct respd_client *cl, const struct r
  */
 int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg,
 		 struct respd **out);
+
+/* respd_set_max_bulk - the longest bulk argument accepted (Redis's
+ * proto-max-bulk-len); a command may then take that much input buffer. */
+void respd_set_max_bulk(struct respd *d, size_t max_bulk);
 
 /* respd_destroy - stop listening and close every connection now. */
 void respd_destroy(struct respd *d);

@@ -44,6 +44,9 @@ void sock_addr_host(const struct sock_addr *a, char *out, size_t n);
  * `a`; its length goes to *len. The identity of a client, for hashing. */
 const void *sock_addr_bytes(const struct sock_addr *a, size_t *len);
 
+/* sock_addr_is_loopback - 127.0.0.0/8 or ::1 (or an IPv4-mapped 127.x). */
+bool sock_addr_is_loopback(const struct sock_addr *a);
+
 /* sock_addr_equal - same family, address and port. */
 bool sock_addr_equal(const struct sock_addr *a, const struct sock_addr *b);
 

@@ -250,6 +250,16 @@ void resp_array(struct buf *out, size_t n)
 	buf_printf(out, "*%zu\r\n", n);
 }
 
+void resp_nil(struct buf *out, int proto)
+{
+	buf_puts(out, proto == 3 ? "_\r\n" : "$-1\r\n");
+}
+
+void resp_map(struct buf *out, size_t pairs, int proto)
+{
+	buf_printf(out, proto == 3 ? "%%%zu\r\n" : "*%zu\r\n", proto == 3 ? pairs : 2 * pairs);
+}
+
 int resp_arg_int(const struct resp_arg *a, int64_t *out)
 {
 	return parse_ll(a->p, a->len, out);

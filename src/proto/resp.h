@@ -87,6 +87,10 @@ void resp_bulk(struct buf *out, const char *p, size_t n);       /* $n p */
 void resp_null(struct buf *out);                                /* $-1 */
 void resp_array(struct buf *out, size_t n);                     /* *n, then n replies */
 
+/* The types RESP3 (after HELLO 3) writes differently from RESP2. */
+void resp_nil(struct buf *out, int proto);                      /* $-1, or _ in RESP3 */
+void resp_map(struct buf *out, size_t pairs, int proto);        /* *2n, or %n in RESP3 */
+
 /* resp_arg_int - an argument as a whole signed 64-bit number, as Redis's
  * string2ll reads it. 0, or ERR_PARSE. */
 int resp_arg_int(const struct resp_arg *a, int64_t *out);

@@ -1,0 +1,299 @@
+#include "kv/kvstore.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+#define LFU_INIT 5                   /* a new key's counter, as Redis's */
+#define LFU_LOG_FACTOR 10
+
+static const char *const policy_names[] = { "noeviction", "allkeys-lru", "allkeys-lfu",
+					    "allkeys-fifo", "volatile-ttl" };
+
+int kvstore_policy_parse(const char *name, enum kv_policy *out)
+{
+	for (int i = 0; i < 5; i++)
+		if (strcmp(name, policy_names[i]) == 0) {
+			*out = (enum kv_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *kvstore_policy_name(enum kv_policy p)
+{
+	return policy_names[p];
+}
+
+void kvstore_init(struct kv_store *s, uint64_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	kvdict_init(&s->dict, seed);
+	s->rng = seed | 1;
+	s->samples = 5;
+	s->policy = KV_NOEVICTION;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void free_entry(struct kv_entry *e, void *arg)
+{
+	(void)arg;
+	free(e);
+}
+
+void kvstore_free(struct kv_store *s)
+{
+	kvdict_clear(&s->dict, free_entry, NULL);
+}
+
+void kvstore_flush(struct kv_store *s)
+{
+	kvdict_clear(&s->dict, free_entry, NULL);
+	s->bytes = 0;
+	s->volatile_keys = 0;
+}
+
+static size_t footprint(struct kv_entry *e)
+{
+	return malloc_usable_size(e) + 8;
+}
+
+/* Unlink and free an entry (its key must be in the table). */
+static void drop(struct kv_store *s, struct kv_entry *e)
+{
+	struct kv_entry *x = kvdict_remove(&s->dict, e->data, e->klen);
+	if (!x)
+		return;
+	if (x->expire_ms)
+		s->volatile_keys--;
+	s->bytes -= footprint(x);
+	free(x);
+}
+
+static uint32_t seconds(const struct kv_store *s)
+{
+	return (uint32_t)(s->now_ms / 1000);
+}
+
+/* Redis's LFU: the counter first loses a point per idle minute, then gains
+ * one with probability 1 / ((counter - 5) x factor + 1). */
+static void touch(struct kv_store *s, struct kv_entry *e)
+{
+	if (s->policy == KV_ALLKEYS_LFU) {
+		uint32_t idle_min = (seconds(s) - e->access) / 60;
+		e->lfu = idle_min >= e->lfu ? 0 : (uint8_t)(e->lfu - idle_min);
+		if (e->lfu < 255) {
+			double base = e->lfu > LFU_INIT ? e->lfu - LFU_INIT : 0;
+			double r = (double)(xorshift(&s->rng) >> 11) / (double)(1ULL << 53);
+			if (r < 1.0 / (base * LFU_LOG_FACTOR + 1))
+				e->lfu++;
+		}
+	}
+	e->access = seconds(s);
+}
+
+static bool expired(const struct kv_store *s, const struct kv_entry *e)
+{
+	return e->expire_ms && e->expire_ms <= s->now_ms;
+}
+
+struct kv_entry *kvstore_find(struct kv_store *s, const void *key, size_t len, bool use)
+{
+	struct kv_entry *e = kvdict_find(&s->dict, key, len);
+	if (e && expired(s, e)) {
+		drop(s, e);
+		s->expired++;
+		return NULL;
+	}
+	if (e && use)
+		touch(s, e);
+	return e;
+}
+
+int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+		int64_t expire_ms, bool keep_ttl, struct kv_entry **out)
+{
+	struct kv_entry *e = malloc(sizeof(*e) + klen + vlen);
+	if (!e)
+		return -ENOMEM;
+	memcpy(e->data, key, klen);
+	memcpy(e->data + klen, val, vlen);
+	e->klen = (uint32_t)klen;
+	e->vlen = (uint32_t)vlen;
+	e->expire_ms = expire_ms;
+	e->seq = ++s->seq;
+	e->access = seconds(s);
+	e->lfu = LFU_INIT;
+	struct kv_entry *old = kvdict_find(&s->dict, key, klen);
+	if (old && expired(s, old)) {
+		drop(s, old);
+		s->expired++;
+		old = NULL;
+	}
+	if (old) {
+		if (keep_ttl)
+			e->expire_ms = old->expire_ms;
+		e->lfu = old->lfu;
+		kvdict_replace(&s->dict, old, e);
+		if (old->expire_ms)
+			s->volatile_keys--;
+		s->bytes -= footprint(old);
+		free(old);
+	} else {
+		kvdict_add(&s->dict, e);
+	}
+	if (e->expire_ms)
+		s->volatile_keys++;
+	s->bytes += footprint(e);
+	if (out)
+		*out = e;
+	return 0;
+}
+
+bool kvstore_del(struct kv_store *s, const void *key, size_t len)
+{
+	struct kv_entry *e = kvstore_find(s, key, len, false);
+	if (!e)
+		return false;
+	drop(s, e);
+	return true;
+}
+
+void kvstore_expire(struct kv_store *s, struct kv_entry *e, int64_t expire_ms)
+{
+	if (!e->expire_ms && expire_ms)
+		s->volatile_keys++;
+	else if (e->expire_ms && !expire_ms)
+		s->volatile_keys--;
+	e->expire_ms = expire_ms;
+}
+
+int kvstore_rename(struct kv_store *s, struct kv_entry *e, const void *to, size_t tolen)
+{
+	struct kv_entry *n;
+	int rc = kvstore_set(s, to, tolen, kv_entry_value(e), e->vlen, e->expire_ms, false, &n);
+	if (rc < 0)
+		return rc;
+	n->lfu = e->lfu;
+	n->access = e->access;
+	drop(s, e);
+	return 0;
+}
+
+/* The sampled entry the policy would evict first: larger is worse to keep. */
+static uint64_t badness(const struct kv_store *s, const struct kv_entry *e)
+{
+	switch (s->policy) {
+	case KV_ALLKEYS_LRU:
+		return seconds(s) - e->access;
+	case KV_ALLKEYS_LFU: {
+		uint32_t idle_min = (seconds(s) - e->access) / 60;
+		uint8_t lfu = idle_min >= e->lfu ? 0 : (uint8_t)(e->lfu - idle_min);
+		return 255 - lfu;
+	}
+	case KV_ALLKEYS_FIFO:
+		return UINT64_MAX - e->seq;
+	case KV_VOLATILE_TTL:
+		return e->expire_ms ? UINT64_MAX - (uint64_t)e->expire_ms : 0;
+	case KV_NOEVICTION:
+		break;
+	}
+	return 0;
+}
+
+int kvstore_make_room(struct kv_store *s)
+{
+	while (s->maxmemory && kvstore_used(s) > s->maxmemory) {
+		if (s->policy == KV_NOEVICTION || kvstore_keys(s) == 0 ||
+		    (s->policy == KV_VOLATILE_TTL && s->volatile_keys == 0))
+			return ERR_LIMIT;
+		struct kv_entry *victim = NULL;
+		uint64_t worst = 0;
+		/* volatile-ttl looks further for keys with a TTL when they are rare. */
+		int tries = s->policy == KV_VOLATILE_TTL ? s->samples * 20 : s->samples, found = 0;
+		for (int i = 0; i < tries && found < s->samples; i++) {
+			struct kv_entry *e = kvdict_random(&s->dict, &s->rng);
+			if (!e || (s->policy == KV_VOLATILE_TTL && !e->expire_ms))
+				continue;
+			found++;
+			uint64_t b = badness(s, e);
+			if (!victim || b > worst) {
+				victim = e;
+				worst = b;
+			}
+		}
+		if (!victim)
+			return ERR_LIMIT;
+		drop(s, victim);
+		s->evicted++;
+	}
+	return 0;
+}
+
+struct sweep {
+	struct kv_store *s;
+	struct kv_entry *dead[64];
+	int n, seen;
+};
+
+static void collect(struct kv_entry *e, void *arg)
+{
+	struct sweep *w = arg;
+	w->seen++;
+	if (expired(w->s, e) && w->n < 64)
+		w->dead[w->n++] = e;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+size_t kvstore_expire_cycle(struct kv_store *s, uint64_t budget_us)
+{
+	size_t total = 0;
+	uint64_t until = now_us() + budget_us;
+	kvdict_rehash(&s->dict, 100);
+	while (s->volatile_keys && now_us() < until) {
+		/* Some buckets (at least 20 keys) per round; go on while a quarter
+		 * of what was seen had expired, as Redis's cycle does. */
+		struct sweep w = { .s = s };
+		do
+			s->expire_cursor = kvdict_scan(&s->dict, s->expire_cursor, collect, &w);
+		while (w.seen < 20 && w.n < 64 && s->expire_cursor);
+		for (int i = 0; i < w.n; i++)
+			drop(s, w.dead[i]);
+		s->expired += (uint64_t)w.n;
+		total += (size_t)w.n;
+		if (w.n * 4 < w.seen || !s->expire_cursor)
+			break;
+	}
+	return total;
+}
+
+struct kv_entry *kvstore_random(struct kv_store *s)
+{
+	for (int i = 0; i < 100; i++) {
+		struct kv_entry *e = kvdict_random(&s->dict, &s->rng);
+		if (!e)
+			return NULL;
+		if (!expired(s, e))
+			return e;
+		drop(s, e);
+		s->expired++;
+	}
+	return NULL;
+}
