@@ -458,7 +458,9 @@ static void cmd_decrby(struct kv_ctx *c)
 	by_arg(c, true);
 }
 
-/* A float as Redis reads it: the whole text, no spaces, finite. 0 or -1. */
+/* A float as Redis reads it (string2ld): the whole text, no leading space,
+ * not NaN, not out of range (infinity is a float; adding it is refused
+ * later). 0 or -1. */
 static int parse_float(const char *p, size_t len, long double *out)
 {
 	char buf[64];
@@ -469,7 +471,7 @@ static int parse_float(const char *p, size_t len, long double *out)
 	char *end;
 	errno = 0;
 	long double v = strtold(buf, &end);
-	if (*end || errno == ERANGE || isnan(v) || isinf(v))
+	if (*end || (errno == ERANGE && (isinf(v) || v == 0)) || isnan(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -957,5 +959,7 @@ bool kvcmd_run(struct kv_ctx *c)
 		return true;
 	}
 	cmd->fn(c);
+	if (cmd->flags & WRITE)
+		kvstore_make_room(c->store);  /* what the write added, so the bound holds after it */
 	return true;
 }

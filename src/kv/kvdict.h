@@ -23,7 +23,7 @@ struct kv_entry {
 	struct kv_entry *next;           /* bucket chain */
 	int64_t expire_ms;               /* Unix ms; 0: no TTL */
 	uint64_t seq;                    /* creation order (fifo eviction) */
-	uint32_t access;                 /* lru: seconds clock of the last access */
+	uint32_t access;                 /* lru: the last access, ms (low 32 bits) */
 	uint32_t klen, vlen;
 	uint8_t lfu;                     /* lfu: logarithmic access counter */
 	char data[];                     /* key bytes, then value bytes */

@@ -81,9 +81,16 @@ static void drop(struct kv_store *s, struct kv_entry *e)
 	free(x);
 }
 
-static uint32_t seconds(const struct kv_store *s)
+/* The access clock: milliseconds, in 32 bits (differences wrap correctly
+ * for 49 days; a key idle longer may look fresher than it is). */
+static uint32_t clock32(const struct kv_store *s)
 {
-	return (uint32_t)(s->now_ms / 1000);
+	return (uint32_t)s->now_ms;
+}
+
+static uint32_t idle_minutes(const struct kv_store *s, const struct kv_entry *e)
+{
+	return (uint32_t)(clock32(s) - e->access) / 60000;
 }
 
 /* Redis's LFU: the counter first loses a point per idle minute, then gains
@@ -91,7 +98,7 @@ static uint32_t seconds(const struct kv_store *s)
 static void touch(struct kv_store *s, struct kv_entry *e)
 {
 	if (s->policy == KV_ALLKEYS_LFU) {
-		uint32_t idle_min = (seconds(s) - e->access) / 60;
+		uint32_t idle_min = idle_minutes(s, e);
 		e->lfu = idle_min >= e->lfu ? 0 : (uint8_t)(e->lfu - idle_min);
 		if (e->lfu < 255) {
 			double base = e->lfu > LFU_INIT ? e->lfu - LFU_INIT : 0;
@@ -100,7 +107,7 @@ static void touch(struct kv_store *s, struct kv_entry *e)
 				e->lfu++;
 		}
 	}
-	e->access = seconds(s);
+	e->access = clock32(s);
 }
 
 static bool expired(const struct kv_store *s, const struct kv_entry *e)
@@ -133,7 +140,7 @@ int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *va
 	e->vlen = (uint32_t)vlen;
 	e->expire_ms = expire_ms;
 	e->seq = ++s->seq;
-	e->access = seconds(s);
+	e->access = clock32(s);
 	e->lfu = LFU_INIT;
 	struct kv_entry *old = kvdict_find(&s->dict, key, klen);
 	if (old && expired(s, old)) {
@@ -196,9 +203,9 @@ static uint64_t badness(const struct kv_store *s, const struct kv_entry *e)
 {
 	switch (s->policy) {
 	case KV_ALLKEYS_LRU:
-		return seconds(s) - e->access;
+		return (uint32_t)(clock32(s) - e->access);
 	case KV_ALLKEYS_LFU: {
-		uint32_t idle_min = (seconds(s) - e->access) / 60;
+		uint32_t idle_min = idle_minutes(s, e);
 		uint8_t lfu = idle_min >= e->lfu ? 0 : (uint8_t)(e->lfu - idle_min);
 		return 255 - lfu;
 	}

@@ -1,7 +1,9 @@
 /* libFuzzer target: the command-line value parsers (numbers, durations,
- * sizes, ISO 8601 UTC times) on arbitrary text. Checks invariants: results
- * inside their documented ranges, and a parsed time printed back in the
- * canonical form parses to the same millisecond. */
+ * sizes, ISO 8601 UTC times) and glob patterns on arbitrary text. Checks
+ * invariants: results inside their documented ranges, a parsed time printed
+ * back in the canonical form parses to the same millisecond, and a pattern
+ * (the input's first half) against a string (the rest) ends, with "*"
+ * matching anything and a pattern without special bytes matching itself. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +11,18 @@
 #include <time.h>
 
 #include "core/cli.h"
+#include "core/glob.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *text = (const char *)data;
+	size_t half = size / 2;
+	glob_match(text, half, text + half, size - half, size & 1);
+	if (!glob_match("*", 1, text, size, false))
+		abort();
+	if (!memchr(text, '*', size) && !memchr(text, '?', size) && !memchr(text, '[', size) &&
+	    !memchr(text, '\\', size) && !glob_match(text, size, text, size, false))
+		abort();
 	char s[64];
 	if (size >= sizeof(s))
 		return 0;
