@@ -106,6 +106,7 @@ bench: strata
 	bench/lb_http.sh
 	bench/ratelimit.sh
 	bench/id.sh
+	bench/kv.sh
 
 clean:
 	rm -rf $(B) strata

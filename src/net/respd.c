@@ -19,6 +19,10 @@ struct respd {
 	respd_handler handler;
 	void *arg;
 	struct conn *conns;               /* open ones, closed by respd_destroy */
+	struct conn *pending;             /* with replies of this batch, to write after it */
+	struct loop_deferred flush_later;
+	bool flush_armed;
+	int (*before_write)(void *arg);   /* the service's hook before the batch's replies */
 	uint64_t commands, clients, next_id;
 	size_t max_bulk, max_query;
 };
@@ -29,6 +33,9 @@ struct conn {
 	struct conn *prev, *next;
 	struct buf in, out;
 	struct respd_client client;
+	uint32_t events;                  /* registered with the loop */
+	struct conn *pending_next;
+	bool pending;
 	bool closing;                     /* close once `out` is written */
 	struct loop_deferred free_later;
 };
@@ -45,6 +52,13 @@ static void conn_free(struct loop_deferred *dd)
 
 static void conn_close(struct conn *c)
 {
+	if (c->pending) {
+		struct conn **p = &c->d->pending;
+		while (*p != c)
+			p = &(*p)->pending_next;
+		*p = c->pending_next;
+		c->pending = false;
+	}
 	loop_del(c->d->loop, &c->io);
 	close(c->io.fd);
 	c->io.fd = -1;
@@ -123,6 +137,13 @@ static bool execute(struct conn *c)
 	return true;
 }
 
+/* Register for `events` only when that changes (no epoll_ctl per reply). */
+static void watch(struct conn *c, uint32_t events)
+{
+	if (c->events != events && loop_mod(c->d->loop, &c->io, events) == 0)
+		c->events = events;
+}
+
 static void flush(struct conn *c)
 {
 	while (buf_pending(&c->out)) {
@@ -136,7 +157,7 @@ static void flush(struct conn *c)
 		if (n < 0 && errno == EAGAIN) {
 			/* Level-triggered: stop watching input we would not read. */
 			bool reading = !c->closing && buf_pending(&c->out) < OUT_HIGH;
-			loop_mod(c->d->loop, &c->io, LOOP_WRITE | (reading ? LOOP_READ : 0));
+			watch(c, LOOP_WRITE | (reading ? LOOP_READ : 0));
 			return;
 		}
 		conn_close(c);
@@ -146,7 +167,7 @@ static void flush(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	loop_mod(c->d->loop, &c->io, LOOP_READ);
+	watch(c, LOOP_READ);
 }
 
 static void on_conn(struct loop_io *io, uint32_t events)
@@ -190,8 +211,38 @@ static void on_conn(struct loop_io *io, uint32_t events)
 			conn_close(c);
 			return;
 		}
+		if (!c->pending && (buf_pending(&c->out) || c->closing)) {
+			/* Written after the batch, once the service's hook has run. */
+			c->pending = true;
+			c->pending_next = c->d->pending;
+			c->d->pending = c;
+			if (!c->d->flush_armed) {
+				c->d->flush_armed = true;
+				loop_defer(c->d->loop, &c->d->flush_later);
+			}
+		}
+		if (c->pending)
+			return;
 	}
 	flush(c);
+}
+
+static void flush_batch(struct loop_deferred *dd)
+{
+	struct respd *d = container_of(dd, struct respd, flush_later);
+	d->flush_armed = false;
+	/* A hook that fails (a group commit that did not reach the disk) means
+	 * the replies must not go out: those clients are disconnected. */
+	bool drop = d->before_write && d->before_write(d->arg) < 0;
+	while (d->pending) {
+		struct conn *c = d->pending;
+		d->pending = c->pending_next;
+		c->pending = false;
+		if (drop)
+			conn_close(c);
+		else
+			flush(c);
+	}
 }
 
 static void on_accept(struct loop_io *io, uint32_t events)
@@ -219,6 +270,7 @@ static void on_accept(struct loop_io *io, uint32_t events)
 			free(c);
 			continue;
 		}
+		c->events = LOOP_READ;
 		c->next = d->conns;
 		if (c->next)
 			c->next->prev = c;
@@ -236,6 +288,7 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 	d->loop = l;
 	d->handler = handler;
 	d->arg = arg;
+	d->flush_later.fn = flush_batch;
 	respd_set_max_bulk(d, RESPD_MAX_BULK);
 	d->listener.fd = listen_fd;
 	d->listener.fn = on_accept;
@@ -252,6 +305,11 @@ void respd_set_max_bulk(struct respd *d, size_t max_bulk)
 {
 	d->max_bulk = max_bulk;
 	d->max_query = max_bulk + 1024 * 1024;  /* the rest of the command around it */
+}
+
+void respd_before_write(struct respd *d, int (*hook)(void *arg))
+{
+	d->before_write = hook;
 }
 
 void respd_destroy(struct respd *d)

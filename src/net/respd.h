@@ -11,6 +11,7 @@
  * error for an unknown command are answered here unless the handler does.
  *
  * One respd serves one listening descriptor on one loop; level-triggered.
+ * The replies of one batch of events are written after it, together.
  */
 #ifndef STRATA_RESPD_H
 #define STRATA_RESPD_H
@@ -54,6 +55,15 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 /* respd_set_max_bulk - the longest bulk argument accepted (Redis's
  * proto-max-bulk-len); a command may then take that much input buffer. */
 void respd_set_max_bulk(struct respd *d, size_t max_bulk);
+
+/*
+ * respd_before_write - replies are written once per batch of loop events,
+ * after the commands of the batch; `hook(arg)` runs first (a durable
+ * service commits its writes there: group commit). When it returns a
+ * negative code the batch's replies are not sent and those clients are
+ * disconnected, so nothing is acknowledged that the hook could not keep.
+ */
+void respd_before_write(struct respd *d, int (*hook)(void *arg));
 
 /* respd_destroy - stop listening and close every connection now. */
 void respd_destroy(struct respd *d);

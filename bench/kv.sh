@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/kv.sh - strata kv next to Redis (Debian's redis-server), one thread each.
+#
+#   scripts/install-deps.sh bench && make strata
+#   bench/kv.sh [ROUNDS=5 CONNS=50 REQUESTS=1000000 KEYS=1000000 STRATA=./strata]
+#
+# 1. redis-benchmark -t set,get -c CONNS -n REQUESTS -r 100000 (3-byte values), -P 1 and -P 16,
+#    against strata kv (memory engine) and redis-server (no persistence), alternating rounds:
+#    medians of requests/s and their ratio.
+# 2. Memory per key: KEYS keys (key:00000000 -> 8-byte value) loaded with redis-cli --pipe into
+#    a fresh server of each; the growth of its resident memory (RSS) divided by KEYS, and
+#    what each reports as used_memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+CONNS=${CONNS:-50}
+REQUESTS=${REQUESTS:-1000000}
+KEYS=${KEYS:-1000000}
+STRATA=${STRATA:-$PWD/strata}
+. bench/lib.sh
+
+kv=$(port); rd=$(port)
+"$STRATA" kv --listen 127.0.0.1:$kv --log-level warn & pids+=($!)
+redis-server --bind 127.0.0.1 --port "$rd" --save "" --appendonly no --loglevel warning \
+	> "$work/redis.log" & pids+=($!)
+wait_port "$kv"; wait_port "$rd"
+
+# bench_cmd "PORT P TEST": requests/s of one redis-benchmark run of one test (set or get).
+bench_cmd() {
+	local a
+	read -r -a a <<< "$1"
+	redis-benchmark -p "${a[0]}" -c "$CONNS" -n "$REQUESTS" -r 100000 -P "${a[1]}" -t "${a[2]}" \
+		--csv | tail -1 | awk -F'"' '{print $4}'
+}
+for P in 1 16; do
+	for t in set get; do
+		echo "== $t, redis-benchmark -c $CONNS -n $REQUESTS -r 100000 -P $P ($ROUNDS rounds)"
+		compare bench_cmd "redis-server=$rd $P $t" "strata-kv=$kv $P $t"
+	done
+done
+
+echo "== memory for $KEYS keys (key:NNNNNNNN -> 8-byte value)"
+/usr/bin/python3 - "$KEYS" > "$work/load.resp" <<'PY'
+import sys
+out = sys.stdout.buffer
+for i in range(int(sys.argv[1])):
+    k = b"key:%08d" % i
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8\r\nvalue%03d\r\n" % (len(k), k, i % 1000))
+PY
+rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+for name in redis-server strata-kv; do
+	p=$(port)
+	if [ "$name" = strata-kv ]; then
+		"$STRATA" kv --listen 127.0.0.1:$p --log-level warn & pid=$!
+	else
+		redis-server --bind 127.0.0.1 --port "$p" --save "" --appendonly no --loglevel warning \
+			> /dev/null & pid=$!
+	fi
+	pids+=($pid)
+	wait_port "$p"
+	before=$(rss "$pid")
+	redis-cli -p "$p" --pipe < "$work/load.resp" > /dev/null
+	after=$(rss "$pid")
+	used=$(redis-cli -p "$p" INFO memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
+	n=$(redis-cli -p "$p" DBSIZE)
+	printf '  %-13s keys %s   RSS growth %s bytes = %.1f bytes/key   used_memory %.1f bytes/key\n' \
+		"$name" "$n" "$((after - before))" "$(echo "($after - $before) / $n" | bc -l)" \
+		"$(echo "$used / $n" | bc -l)"
+	kill "$pid"
+done
