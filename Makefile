@@ -8,10 +8,10 @@
 #   make bench      the side-by-side benchmarks of bench/ (see docs/PERFORMANCE.md)
 
 CC      ?= cc
-PKGS    := inih libxxhash openssl
+PKGS    := inih libxxhash openssl lmdb
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -pthread -MMD -MP
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -linih -lxxhash -lssl -lcrypto) -lm -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -linih -lxxhash -lssl -lcrypto -llmdb) -lm -pthread
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))

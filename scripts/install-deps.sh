@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make pkg-config clang libclang-rt-14-dev libinih-dev libxxhash-dev
-libcmocka-dev libhttp-parser-dev libssl-dev openssl python3 python3-pytest python3-requests python3-redis
+libcmocka-dev libhttp-parser-dev libssl-dev liblmdb-dev openssl python3 python3-pytest python3-requests python3-redis
 redis-server redis-tools curl procps iproute2"
 bench="haproxy nginx-light wrk redis-server redis-tools gnuplot-nox procps"
 

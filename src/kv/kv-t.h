@@ -22,6 +22,7 @@
 
 struct rl_table;
 struct signals;
+struct kv_disk;
 
 struct kv_server {
 	/* settings (flags, -c FILE, CONFIG SET) */
@@ -30,6 +31,9 @@ struct kv_server {
 	char requirepass[512];            /* "": none */
 	bool protected_mode;
 	uint64_t max_bulk;                /* proto-max-bulk-len */
+	bool lmdb;                        /* --engine lmdb: written through to --dir */
+	char dir[4096];
+	int fsync;                        /* enum kv_fsync */
 	/* runtime */
 	struct loop *loop;
 	int listen_fd;
@@ -37,6 +41,10 @@ struct kv_server {
 	struct signals *signals;
 	struct timer cron;                /* active expiry, rehashing: 10 times a second */
 	struct kv_store store;
+	struct kv_disk *disk;             /* lmdb engine */
+	size_t max_key;                   /* 0: any length; lmdb: its key limit */
+	bool disk_failed;                 /* the last commit failed: writes refused */
+	unsigned ticks;
 	struct rl_table *throttle;        /* CL.THROTTLE's keys */
 	uint64_t started_ms;
 	uint64_t hits, misses, commands, rejected_oom;

@@ -65,10 +65,24 @@ static struct kv_entry *read_key(struct kv_ctx *c, size_t i)
 	return e;
 }
 
+/* Can this key be stored? (The lmdb engine bounds key length.) */
+static bool key_fits(struct kv_ctx *c, size_t len)
+{
+	if (!c->srv->max_key || len <= c->srv->max_key)
+		return true;
+	char msg[96];
+	snprintf(msg, sizeof(msg), "ERR key too long for the lmdb engine (at most %zu bytes)",
+		 c->srv->max_key);
+	err(c, msg);
+	return false;
+}
+
 static int set_value(struct kv_ctx *c, size_t key, const void *v, size_t vlen, int64_t expire_ms,
 		     bool keep_ttl)
 {
 	const struct resp_arg *k = arg(c, key);
+	if (!key_fits(c, k->len))
+		return -1;
 	if (kvstore_set(c->store, k->p, k->len, v, vlen, expire_ms, keep_ttl, NULL) < 0) {
 		err(c, E_NOMEM);
 		return -1;
@@ -555,6 +569,8 @@ static void rename_key(struct kv_ctx *c, bool nx)
 		resp_int(c->out, 0);
 		return;
 	}
+	if (!key_fits(c, to->len))
+		return;
 	if (!same && kvstore_rename(c->store, e, to->p, to->len) < 0) {
 		err(c, E_NOMEM);
 		return;
@@ -951,6 +967,11 @@ bool kvcmd_run(struct kv_ctx *c)
 	if ((cmd->arity > 0 && c->cmd->argc != (size_t)cmd->arity) ||
 	    (cmd->arity < 0 && c->cmd->argc < (size_t)-cmd->arity)) {
 		respd_wrong_arity(c->out, c->cmd);
+		return true;
+	}
+	if ((cmd->flags & WRITE) && c->srv->disk_failed) {
+		err(c, "MISCONF strata kv cannot write to its lmdb store (see INFO persistence and "
+		    "the log): writes are refused until it can");
 		return true;
 	}
 	if ((cmd->flags & WRITE) && kvstore_make_room(c->store) < 0) {

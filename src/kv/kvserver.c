@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "kv/kvcmd.h"
+#include "kv/kvdisk.h"
 
 #define CRON_MS 100
 
@@ -32,7 +33,11 @@ static const char usage[] =
 	"and Redis client libraries work unchanged. See docs/KV.md.\n"
 	"\n"
 	"  -l, --listen ADDR:PORT        address to serve (default 127.0.0.1:6379)\n"
-	"      --engine memory           the storage engine (memory: a hash table in RAM)\n"
+	"      --engine memory|lmdb      memory (default): a hash table in RAM; lmdb: the same,\n"
+	"                                written through to LMDB in --dir, recovered on restart\n"
+	"      --dir DIR                 where the lmdb engine keeps its files (default .)\n"
+	"      --fsync always|everysec|no  lmdb: acknowledge after the disk has it, sync once a\n"
+	"                                second (default), or leave it to the OS\n"
 	"      --maxmemory BYTES         bound on the keyspace's memory (0: none; 100mb, 1gb, ...)\n"
 	"      --maxmemory-policy P      noeviction (default), allkeys-lru, allkeys-lfu,\n"
 	"                                allkeys-fifo, volatile-ttl\n"
@@ -129,10 +134,22 @@ static int set(struct kv_server *s, const char *key, const char *v, char *err, s
 			goto bad;
 		sock_addr_str(&s->listen, s->listen_text, sizeof(s->listen_text));
 	} else if (strcmp(key, "engine") == 0) {
-		if (strcmp(v, "memory") != 0) {
-			snprintf(err, errlen, "%s: '%s' is not an engine this build has (memory)", key, v);
+		if (strcmp(v, "memory") != 0 && strcmp(v, "lmdb") != 0) {
+			snprintf(err, errlen, "%s: '%s' is not memory or lmdb", key, v);
 			return -1;
 		}
+		s->lmdb = strcmp(v, "lmdb") == 0;
+	} else if (strcmp(key, "dir") == 0) {
+		if (strlen(v) >= sizeof(s->dir))
+			goto bad;
+		snprintf(s->dir, sizeof(s->dir), "%s", v);
+	} else if (strcmp(key, "fsync") == 0) {
+		enum kv_fsync f;
+		if (kvdisk_fsync_parse(v, &f) < 0) {
+			snprintf(err, errlen, "%s: '%s' is not always, everysec or no", key, v);
+			return -1;
+		}
+		s->fsync = (int)f;
 	} else if (strcmp(key, "threads") == 0) {
 		if (cli_parse_long(v, 1, 1, &n) < 0) {
 			snprintf(err, errlen, "%s: '%s': commands run on one thread (1)", key, v);
@@ -177,6 +194,8 @@ static void parse_args(int argc, char **argv, struct kv_server *s)
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "engine", required_argument, NULL, 1 },
+		{ "dir", required_argument, NULL, 10 },
+		{ "fsync", required_argument, NULL, 11 },
 		{ "maxmemory", required_argument, NULL, 2 },
 		{ "maxmemory-policy", required_argument, NULL, 3 },
 		{ "maxmemory-samples", required_argument, NULL, 4 },
@@ -281,8 +300,9 @@ void kvserver_info(struct kv_ctx *c)
 	human(rss, sizeof(rss), rssb);
 	if (wants(c, "server"))
 		buf_printf(&b, "# Server\r\nstrata_version:%s\r\nredis_version:7.0.0\r\n"
-			   "redis_mode:standalone\r\nengine:memory\r\nprocess_id:%d\r\ntcp_port:%s\r\n"
-			   "uptime_in_seconds:%" PRIu64 "\r\n\r\n", STRATA_VERSION, (int)getpid(),
+			   "redis_mode:standalone\r\nengine:%s\r\nprocess_id:%d\r\ntcp_port:%s\r\n"
+			   "uptime_in_seconds:%" PRIu64 "\r\n\r\n", STRATA_VERSION,
+			   s->lmdb ? "lmdb" : "memory", (int)getpid(),
 			   strrchr(s->listen_text, ':') + 1, (loop_clock_ms() - s->started_ms) / 1000);
 	if (wants(c, "clients"))
 		buf_printf(&b, "# Clients\r\nconnected_clients:%" PRIu64 "\r\n\r\n",
@@ -293,6 +313,11 @@ void kvserver_info(struct kv_ctx *c)
 			   "maxmemory:%" PRIu64 "\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
 			   "maxmemory_samples:%d\r\n\r\n", kvstore_used(st), used, rssb, rss,
 			   st->maxmemory, max, kvstore_policy_name(st->policy), st->samples);
+	if (wants(c, "persistence"))
+		buf_printf(&b, "# Persistence\r\nengine:%s\r\nfsync:%s\r\nlmdb_commits:%" PRIu64
+			   "\r\nlmdb_last_error:%s\r\n\r\n", s->lmdb ? "lmdb" : "memory",
+			   s->lmdb ? kvdisk_fsync_name((enum kv_fsync)s->fsync) : "-",
+			   s->disk ? kvdisk_commits(s->disk) : 0, s->disk ? kvdisk_error(s->disk) : "");
 	if (wants(c, "stats"))
 		buf_printf(&b, "# Stats\r\ntotal_commands_processed:%" PRIu64 "\r\n"
 			   "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\n"
@@ -314,7 +339,7 @@ void kvserver_info(struct kv_ctx *c)
 
 struct param {
 	const char *name;
-	char value[600];
+	char value[4100];
 };
 
 static int params(struct kv_server *s, struct param *p)
@@ -334,13 +359,19 @@ static int params(struct kv_server *s, struct param *p)
 	p[n++].name = "proto-max-bulk-len";
 	snprintf(p[n].value, sizeof(p[n].value), "%s", strrchr(s->listen_text, ':') + 1);
 	p[n++].name = "port";
-	/* The memory engine keeps no RDB or AOF, as a Redis without persistence. */
+	/* No RDB snapshots or AOF: the lmdb engine is strata's persistence. */
 	snprintf(p[n].value, sizeof(p[n].value), "%s", "");
 	p[n++].name = "save";
 	snprintf(p[n].value, sizeof(p[n].value), "no");
 	p[n++].name = "appendonly";
 	snprintf(p[n].value, sizeof(p[n].value), "1");
 	p[n++].name = "databases";
+	snprintf(p[n].value, sizeof(p[n].value), "%s", s->lmdb ? "lmdb" : "memory");
+	p[n++].name = "engine";
+	snprintf(p[n].value, sizeof(p[n].value), "%s", kvdisk_fsync_name((enum kv_fsync)s->fsync));
+	p[n++].name = "fsync";
+	snprintf(p[n].value, sizeof(p[n].value), "%s", s->dir);
+	p[n++].name = "dir";
 	return n;
 }
 
@@ -349,9 +380,9 @@ void kvserver_config(struct kv_ctx *c)
 	struct kv_server *s = c->srv;
 	const struct resp_command *cmd = c->cmd;
 	if (resp_arg_is(&cmd->args[1], "get") && cmd->argc >= 3) {
-		struct param p[16];
+		struct param p[20];
 		int n = params(s, p);
-		bool hit[16] = { false };
+		bool hit[20] = { false };
 		size_t matched = 0;
 		for (size_t a = 2; a < cmd->argc; a++)
 			for (int i = 0; i < n; i++)
@@ -497,12 +528,29 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 	return kvcmd_run(&c);
 }
 
+/* The batch's writes reach LMDB before its replies go out (group commit). */
+static int commit(void *arg)
+{
+	struct kv_server *s = arg;
+	int rc = kvdisk_commit(s->disk);
+	s->disk_failed = rc < 0;
+	return rc;
+}
+
 static void cron(struct timer *t)
 {
 	struct kv_server *s = container_of(t, struct kv_server, cron);
 	kvstore_clock(&s->store, now_ms());
+	if (s->disk) {
+		if (s->disk_failed)
+			s->disk_failed = kvdisk_commit(s->disk) < 0;  /* try again */
+		if (++s->ticks % (1000 / CRON_MS) == 0)
+			kvdisk_tick(s->disk);
+	}
 	kvstore_expire_cycle(&s->store, 25000);  /* at most a quarter of the interval */
 	kvdict_rehash(&s->store.dict, 1000);
+	if (s->disk)
+		kvdisk_commit(s->disk);  /* what expiry and eviction removed */
 	rl_table_expire(s->throttle, (uint64_t)s->store.now_ms * 1000000ULL);
 	loop_timer_arm(s->loop, t, CRON_MS);
 }
@@ -523,6 +571,8 @@ int kvserver_main(int argc, char **argv)
 	s.listen_fd = -1;
 	s.protected_mode = true;
 	s.max_bulk = 512ULL * 1024 * 1024;
+	s.fsync = KV_FSYNC_EVERYSEC;
+	snprintf(s.dir, sizeof(s.dir), ".");
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
@@ -534,7 +584,22 @@ int kvserver_main(int argc, char **argv)
 	signals_block();
 
 	struct rl_policy any = { RL_GCRA, 1, 1000000000ULL, 1 };
-	int rc = loop_create(&s.loop);
+	int rc = 0;
+	if (s.lmdb) {
+		char err[256];
+		kvstore_clock(&s.store, now_ms());
+		rc = kvdisk_open(s.dir, (enum kv_fsync)s.fsync, &s.store, &s.disk, err, sizeof(err));
+		if (rc < 0) {
+			log_error("kv: %s", err);
+			kvstore_free(&s.store);
+			return 1;
+		}
+		s.max_key = kvdisk_max_key(s.disk);
+		log_info("kv: lmdb store in %s: %zu keys loaded, fsync %s", s.dir,
+			 kvstore_keys(&s.store), kvdisk_fsync_name((enum kv_fsync)s.fsync));
+	}
+	if (rc == 0)
+		rc = loop_create(&s.loop);
 	if (rc == 0)
 		rc = rl_table_create(&any, 1000000, &s.throttle);
 	if (rc == 0 && (s.listen_fd = sock_listen(&s.listen, 511)) < 0) {
@@ -545,13 +610,15 @@ int kvserver_main(int argc, char **argv)
 		rc = respd_create(s.loop, s.listen_fd, handle, &s, &s.respd);
 	if (rc == 0) {
 		respd_set_max_bulk(s.respd, s.max_bulk);
+		if (s.disk)
+			respd_before_write(s.respd, commit, &s);
 		rc = signals_create(s.loop, on_signal, &s, &s.signals);
 	}
 	if (rc == 0) {
 		char max[32];
 		human(max, sizeof(max), s.store.maxmemory);
-		log_info("strata kv %s: memory engine on %s, maxmemory %s (%s)%s", STRATA_VERSION,
-			 s.listen_text, s.store.maxmemory ? max : "unbounded",
+		log_info("strata kv %s: %s engine on %s, maxmemory %s (%s)%s", STRATA_VERSION,
+			 s.lmdb ? "lmdb" : "memory", s.listen_text, s.store.maxmemory ? max : "unbounded",
 			 kvstore_policy_name(s.store.policy), s.requirepass[0] ? ", password set" : "");
 		s.started_ms = loop_clock_ms();
 		timer_init(&s.cron, cron);
@@ -567,6 +634,7 @@ int kvserver_main(int argc, char **argv)
 	if (s.loop)
 		loop_destroy(s.loop);
 	rl_table_unref(s.throttle);
+	kvdisk_close(s.disk);
 	kvstore_free(&s.store);
 	return rc < 0 ? 1 : 0;
 }

@@ -57,11 +57,18 @@ void kvstore_free(struct kv_store *s)
 	kvdict_clear(&s->dict, free_entry, NULL);
 }
 
+static void changed(struct kv_store *s, const void *key, size_t len)
+{
+	if (s->changed)
+		s->changed(s->changed_arg, key, len);
+}
+
 void kvstore_flush(struct kv_store *s)
 {
 	kvdict_clear(&s->dict, free_entry, NULL);
 	s->bytes = 0;
 	s->volatile_keys = 0;
+	changed(s, NULL, 0);
 }
 
 static size_t footprint(struct kv_entry *e)
@@ -78,6 +85,7 @@ static void drop(struct kv_store *s, struct kv_entry *e)
 	if (x->expire_ms)
 		s->volatile_keys--;
 	s->bytes -= footprint(x);
+	changed(s, x->data, x->klen);
 	free(x);
 }
 
@@ -113,6 +121,16 @@ static void touch(struct kv_store *s, struct kv_entry *e)
 static bool expired(const struct kv_store *s, const struct kv_entry *e)
 {
 	return e->expire_ms && e->expire_ms <= s->now_ms;
+}
+
+bool kvstore_expired(const struct kv_store *s, const struct kv_entry *e)
+{
+	return expired(s, e);
+}
+
+struct kv_entry *kvstore_peek(struct kv_store *s, const void *key, size_t len)
+{
+	return kvdict_find(&s->dict, key, len);
 }
 
 struct kv_entry *kvstore_find(struct kv_store *s, const void *key, size_t len, bool use)
@@ -163,6 +181,7 @@ int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *va
 	if (e->expire_ms)
 		s->volatile_keys++;
 	s->bytes += footprint(e);
+	changed(s, key, klen);
 	if (out)
 		*out = e;
 	return 0;
@@ -184,6 +203,7 @@ void kvstore_expire(struct kv_store *s, struct kv_entry *e, int64_t expire_ms)
 	else if (e->expire_ms && !expire_ms)
 		s->volatile_keys--;
 	e->expire_ms = expire_ms;
+	changed(s, e->data, e->klen);
 }
 
 int kvstore_rename(struct kv_store *s, struct kv_entry *e, const void *to, size_t tolen)

@@ -40,6 +40,10 @@ struct kv_store {
 	int samples;
 	uint64_t seq, rng, expire_cursor;
 	uint64_t expired, evicted;       /* stats */
+	/* Told of every key whose value or TTL changed or that went away (key
+	 * NULL: all of them, by kvstore_flush), for a durable engine to write. */
+	void (*changed)(void *arg, const void *key, size_t len);
+	void *changed_arg;
 };
 
 /* kvstore_init / kvstore_free - an empty store; free releases every key. */
@@ -53,6 +57,13 @@ static inline void kvstore_clock(struct kv_store *s, int64_t now_ms) { s->now_ms
  * returns 0 or -1. */
 int kvstore_policy_parse(const char *name, enum kv_policy *out);
 const char *kvstore_policy_name(enum kv_policy p);
+
+/* kvstore_peek - the entry of key as stored, expired or not, without side
+ * effects (for writing the store out), or NULL. */
+struct kv_entry *kvstore_peek(struct kv_store *s, const void *key, size_t len);
+
+/* kvstore_expired - is e past its expiry time? */
+bool kvstore_expired(const struct kv_store *s, const struct kv_entry *e);
 
 /* kvstore_find - the live entry of key (an expired one is deleted first),
  * or NULL. `touch` records the access for LRU/LFU. The entry is valid until

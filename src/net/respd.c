@@ -23,8 +23,10 @@ struct respd {
 	struct loop_deferred flush_later;
 	bool flush_armed;
 	int (*before_write)(void *arg);   /* the service's hook before the batch's replies */
+	void *hook_arg;
 	uint64_t commands, clients, next_id;
 	size_t max_bulk, max_query;
+	struct resp_command *cmd;         /* the one being run (large: kept here) */
 };
 
 struct conn {
@@ -40,7 +42,6 @@ struct conn {
 	struct loop_deferred free_later;
 };
 
-static _Thread_local struct resp_command cmd;
 
 static void conn_free(struct loop_deferred *dd)
 {
@@ -86,15 +87,15 @@ void respd_wrong_arity(struct buf *out, const struct resp_command *cmd)
 	resp_error(out, msg);
 }
 
-static void unknown(struct buf *out)
+static void unknown(struct buf *out, const struct resp_command *cmd)
 {
 	struct buf msg = BUF_INIT;
 	buf_puts(&msg, "ERR unknown command '");
-	buf_append(&msg, cmd.args[0].p, cmd.args[0].len > 128 ? 128 : cmd.args[0].len);
+	buf_append(&msg, cmd->args[0].p, cmd->args[0].len > 128 ? 128 : cmd->args[0].len);
 	buf_puts(&msg, "', with args beginning with: ");
-	for (size_t i = 1; i < cmd.argc && i < 4; i++) {
+	for (size_t i = 1; i < cmd->argc && i < 4; i++) {
 		buf_puts(&msg, "'");
-		buf_append(&msg, cmd.args[i].p, cmd.args[i].len > 64 ? 64 : cmd.args[i].len);
+		buf_append(&msg, cmd->args[i].p, cmd->args[i].len > 64 ? 64 : cmd->args[i].len);
 		buf_puts(&msg, "' ");
 	}
 	buf_append(&msg, "", 1);
@@ -107,32 +108,32 @@ static void unknown(struct buf *out)
 }
 
 /* Run the parsed command; false when the connection is to close after the reply. */
-static bool execute(struct conn *c)
+static bool execute(struct conn *c, const struct resp_command *cmd)
 {
 	struct buf *out = &c->out;
-	const struct resp_arg *name = &cmd.args[0];
+	const struct resp_arg *name = &cmd->args[0];
 	c->d->commands++;
-	if (c->d->handler(c->d->arg, &c->client, &cmd, out))
+	if (c->d->handler(c->d->arg, &c->client, cmd, out))
 		return !c->client.close;
 	if (resp_arg_is(name, "ping")) {
-		if (cmd.argc == 1)
+		if (cmd->argc == 1)
 			resp_simple(out, "PONG");
-		else if (cmd.argc == 2)
-			resp_bulk(out, cmd.args[1].p, cmd.args[1].len);
+		else if (cmd->argc == 2)
+			resp_bulk(out, cmd->args[1].p, cmd->args[1].len);
 		else
-			respd_wrong_arity(out, &cmd);
+			respd_wrong_arity(out, cmd);
 	} else if (resp_arg_is(name, "echo")) {
-		if (cmd.argc == 2)
-			resp_bulk(out, cmd.args[1].p, cmd.args[1].len);
+		if (cmd->argc == 2)
+			resp_bulk(out, cmd->args[1].p, cmd->args[1].len);
 		else
-			respd_wrong_arity(out, &cmd);
+			respd_wrong_arity(out, cmd);
 	} else if (resp_arg_is(name, "command")) {
 		resp_array(out, 0);
 	} else if (resp_arg_is(name, "quit")) {
 		resp_simple(out, "OK");
 		return false;
 	} else {
-		unknown(out);
+		unknown(out, cmd);
 	}
 	return true;
 }
@@ -189,8 +190,9 @@ static void on_conn(struct loop_io *io, uint32_t events)
 		if (n > 0)
 			c->in.len += (size_t)n;
 		while (buf_pending(&c->in) && !c->closing) {
+			struct resp_command *cmd = c->d->cmd;
 			int rc = resp_parse(c->in.data + c->in.off, buf_pending(&c->in), c->d->max_bulk,
-					    &cmd);
+					    cmd);
 			if (rc == ERR_AGAIN) {
 				if (buf_pending(&c->in) > c->d->max_query) {
 					resp_error(&c->out, "ERR Protocol error: too big query");
@@ -199,13 +201,13 @@ static void on_conn(struct loop_io *io, uint32_t events)
 				break;
 			}
 			if (rc < 0) {
-				resp_error(&c->out, cmd.error);
+				resp_error(&c->out, cmd->error);
 				c->closing = true;
 				break;
 			}
-			if (cmd.argc && !execute(c))
+			if (cmd->argc && !execute(c, cmd))
 				c->closing = true;
-			buf_consume(&c->in, cmd.used);
+			buf_consume(&c->in, cmd->used);
 		}
 		if (c->out.oom) {
 			conn_close(c);
@@ -233,7 +235,7 @@ static void flush_batch(struct loop_deferred *dd)
 	d->flush_armed = false;
 	/* A hook that fails (a group commit that did not reach the disk) means
 	 * the replies must not go out: those clients are disconnected. */
-	bool drop = d->before_write && d->before_write(d->arg) < 0;
+	bool drop = d->before_write && d->before_write(d->hook_arg) < 0;
 	while (d->pending) {
 		struct conn *c = d->pending;
 		d->pending = c->pending_next;
@@ -283,8 +285,10 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 		 struct respd **out)
 {
 	struct respd *d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!d || !(d->cmd = malloc(sizeof(*d->cmd)))) {
+		free(d);
 		return -ENOMEM;
+	}
 	d->loop = l;
 	d->handler = handler;
 	d->arg = arg;
@@ -294,6 +298,7 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 	d->listener.fn = on_accept;
 	int rc = loop_add(l, &d->listener, LOOP_READ);
 	if (rc < 0) {
+		free(d->cmd);
 		free(d);
 		return rc;
 	}
@@ -307,9 +312,10 @@ void respd_set_max_bulk(struct respd *d, size_t max_bulk)
 	d->max_query = max_bulk + 1024 * 1024;  /* the rest of the command around it */
 }
 
-void respd_before_write(struct respd *d, int (*hook)(void *arg))
+void respd_before_write(struct respd *d, int (*hook)(void *arg), void *arg)
 {
 	d->before_write = hook;
+	d->hook_arg = arg;
 }
 
 void respd_destroy(struct respd *d)
@@ -319,6 +325,7 @@ void respd_destroy(struct respd *d)
 	loop_del(d->loop, &d->listener);
 	while (d->conns)
 		conn_close(d->conns);
+	free(d->cmd);
 	free(d);
 }
 

@@ -63,7 +63,7 @@ void respd_set_max_bulk(struct respd *d, size_t max_bulk);
  * negative code the batch's replies are not sent and those clients are
  * disconnected, so nothing is acknowledged that the hook could not keep.
  */
-void respd_before_write(struct respd *d, int (*hook)(void *arg));
+void respd_before_write(struct respd *d, int (*hook)(void *arg), void *arg);
 
 /* respd_destroy - stop listening and close every connection now. */
 void respd_destroy(struct respd *d);

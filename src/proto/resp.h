@@ -20,7 +20,7 @@
 #include "core/buf.h"
 
 #define RESP_INLINE_MAX   (64 * 1024)     /* Redis's PROTO_INLINE_MAX_SIZE */
-#define RESP_MAX_ARGS     1024
+#define RESP_MAX_ARGS     65536            /* MSET of 32768 pairs */
 
 struct resp_arg {
 	const char *p;

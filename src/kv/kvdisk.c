@@ -1,0 +1,250 @@
+#include "kv/kvdisk.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define MAP_START (256ULL * 1024 * 1024)
+
+struct kv_disk {
+	MDB_env *env;
+	MDB_dbi dbi;
+	enum kv_fsync mode;
+	struct kv_store *store;
+	size_t map_size;
+	struct buf noted;                 /* keys to write: size_t length, bytes */
+	bool flushed;                     /* every key went away first */
+	uint64_t commits;
+	char error[160];
+};
+
+static const char *const fsync_names[] = { "always", "everysec", "no" };
+
+int kvdisk_fsync_parse(const char *name, enum kv_fsync *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(name, fsync_names[i]) == 0) {
+			*out = (enum kv_fsync)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *kvdisk_fsync_name(enum kv_fsync f)
+{
+	return fsync_names[f];
+}
+
+static void note(void *arg, const void *key, size_t len)
+{
+	struct kv_disk *d = arg;
+	if (!key) {
+		d->flushed = true;
+		buf_reset(&d->noted);
+		return;
+	}
+	buf_append(&d->noted, &len, sizeof(len));
+	buf_append(&d->noted, key, len);
+}
+
+/* Load every live record; expired ones are deleted. */
+static int load(struct kv_disk *d, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, d->dbi, &cur);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read the store: %s", mdb_strerror(rc));
+		if (txn)
+			mdb_txn_abort(txn);
+		return ERR_CONFIG;
+	}
+	size_t dropped = 0;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		int64_t expire;
+		if (v.mv_size < sizeof(expire)) {
+			mdb_cursor_del(cur, 0);
+			continue;
+		}
+		memcpy(&expire, v.mv_data, sizeof(expire));
+		if (expire && expire <= d->store->now_ms) {
+			mdb_cursor_del(cur, 0);
+			dropped++;
+			continue;
+		}
+		if (kvstore_set(d->store, k.mv_data, k.mv_size, (char *)v.mv_data + sizeof(expire),
+				v.mv_size - sizeof(expire), expire, false, NULL) < 0) {
+			snprintf(err, errlen, "out of memory loading the store");
+			mdb_cursor_close(cur);
+			mdb_txn_abort(txn);
+			return -ENOMEM;
+		}
+	}
+	mdb_cursor_close(cur);
+	rc = mdb_txn_commit(txn);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot update the store: %s", mdb_strerror(rc));
+		return ERR_CONFIG;
+	}
+	if (dropped)
+		log_info("kv: %zu keys had expired while the server was down", dropped);
+	return 0;
+}
+
+int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct kv_disk **out,
+		char *err, size_t errlen)
+{
+	struct kv_disk *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->mode = mode;
+	d->store = s;
+	d->map_size = MAP_START;
+	mkdir(dir, 0755);
+	unsigned flags = MDB_NOTLS | (mode == KV_FSYNC_ALWAYS ? 0 : MDB_NOSYNC);
+	MDB_txn *txn = NULL;
+	int rc = mdb_env_create(&d->env);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(d->env, d->map_size);
+	if (rc == 0)
+		rc = mdb_env_open(d->env, dir, flags, 0644);
+	if (rc == 0) {
+		/* The map is at least as large as the store already is. */
+		MDB_envinfo info;
+		mdb_env_info(d->env, &info);
+		d->map_size = info.me_mapsize;
+		rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+	}
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, NULL, 0, &d->dbi);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else if (txn)
+		mdb_txn_abort(txn);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot open the lmdb store in %s: %s", dir, mdb_strerror(rc));
+		mdb_env_close(d->env);
+		free(d);
+		return ERR_CONFIG;
+	}
+	rc = load(d, err, errlen);
+	if (rc < 0) {
+		mdb_env_close(d->env);
+		free(d);
+		return rc;
+	}
+	s->changed = note;
+	s->changed_arg = d;
+	*out = d;
+	return 0;
+}
+
+size_t kvdisk_max_key(const struct kv_disk *d)
+{
+	return (size_t)mdb_env_get_maxkeysize(d->env);
+}
+
+/* One transaction with every noted key's state; MDB_MAP_FULL is reported
+ * so the caller can grow the map and try again. */
+static int write_noted(struct kv_disk *d)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	if (d->flushed)
+		rc = mdb_drop(txn, d->dbi, 0);
+	for (size_t off = d->noted.off; rc == 0 && off < d->noted.len;) {
+		size_t len;
+		memcpy(&len, d->noted.data + off, sizeof(len));
+		const char *key = d->noted.data + off + sizeof(len);
+		off += sizeof(len) + len;
+		MDB_val k = { len, (void *)key }, v;
+		struct kv_entry *e = kvstore_peek(d->store, key, len);
+		if (e && !kvstore_expired(d->store, e)) {
+			v.mv_size = sizeof(int64_t) + e->vlen;
+			rc = mdb_put(txn, d->dbi, &k, &v, MDB_RESERVE);
+			if (rc == 0) {
+				memcpy(v.mv_data, &e->expire_ms, sizeof(int64_t));
+				memcpy((char *)v.mv_data + sizeof(int64_t), kv_entry_value(e), e->vlen);
+			}
+		} else {
+			rc = mdb_del(txn, d->dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);  /* syncs in mode always */
+}
+
+int kvdisk_commit(struct kv_disk *d)
+{
+	if (d->noted.len == d->noted.off && !d->flushed)
+		return 0;
+	if (d->noted.oom) {
+		snprintf(d->error, sizeof(d->error), "out of memory noting the keys to write");
+		return -ENOMEM;
+	}
+	int rc = write_noted(d);
+	while (rc == MDB_MAP_FULL) {
+		d->map_size *= 2;
+		log_info("kv: the lmdb map is full: growing it to %zu MB", d->map_size >> 20);
+		rc = mdb_env_set_mapsize(d->env, d->map_size);
+		if (rc == 0)
+			rc = write_noted(d);
+	}
+	if (rc != 0) {
+		snprintf(d->error, sizeof(d->error), "%s", mdb_strerror(rc));
+		log_error("kv: cannot write to the lmdb store: %s", d->error);
+		return ERR_CONFIG;
+	}
+	buf_reset(&d->noted);
+	d->flushed = false;
+	d->error[0] = '\0';
+	d->commits++;
+	return 0;
+}
+
+void kvdisk_tick(struct kv_disk *d)
+{
+	if (d->mode == KV_FSYNC_EVERYSEC)
+		mdb_env_sync(d->env, 1);
+}
+
+const char *kvdisk_error(const struct kv_disk *d)
+{
+	return d->error;
+}
+
+uint64_t kvdisk_commits(const struct kv_disk *d)
+{
+	return d->commits;
+}
+
+void kvdisk_close(struct kv_disk *d)
+{
+	if (!d)
+		return;
+	kvdisk_commit(d);
+	d->store->changed = NULL;
+	mdb_env_sync(d->env, 1);
+	mdb_env_close(d->env);
+	buf_free(&d->noted);
+	free(d);
+}
