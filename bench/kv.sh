@@ -7,7 +7,10 @@
 # 1. redis-benchmark -t set,get -c CONNS -n REQUESTS -r 100000 (3-byte values), -P 1 and -P 16,
 #    against strata kv (memory engine) and redis-server (no persistence), alternating rounds:
 #    medians of requests/s and their ratio.
-# 2. Memory per key: KEYS keys (key:00000000 -> 8-byte value) loaded with redis-cli --pipe into
+# 2. Durable writes: SET with -P 1 and -P 16 (DISK_REQUESTS requests) against strata kv
+#    --engine lmdb --fsync MODE and redis-server --appendonly yes --appendfsync MODE, for MODE
+#    always, everysec and no.
+# 3. Memory per key: KEYS keys (key:00000000 -> 8-byte value) loaded with redis-cli --pipe into
 #    a fresh server of each; the growth of its resident memory (RSS) divided by KEYS, and
 #    what each reports as used_memory.
 set -euo pipefail
@@ -16,6 +19,7 @@ ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-50}
 REQUESTS=${REQUESTS:-1000000}
 KEYS=${KEYS:-1000000}
+DISK_REQUESTS=${DISK_REQUESTS:-200000}
 STRATA=${STRATA:-$PWD/strata}
 . bench/lib.sh
 
@@ -36,6 +40,21 @@ for P in 1 16; do
 	for t in set get; do
 		echo "== $t, redis-benchmark -c $CONNS -n $REQUESTS -r 100000 -P $P ($ROUNDS rounds)"
 		compare bench_cmd "redis-server=$rd $P $t" "strata-kv=$kv $P $t"
+	done
+done
+
+for mode in always everysec no; do
+	dk=$(port); dr=$(port)
+	mkdir -p "$work/lmdb-$mode" "$work/aof-$mode"
+	"$STRATA" kv --listen 127.0.0.1:$dk --engine lmdb --dir "$work/lmdb-$mode" --fsync "$mode" \
+		--log-level warn & pids+=($!)
+	redis-server --bind 127.0.0.1 --port "$dr" --save "" --appendonly yes --appendfsync "$mode" \
+		--dir "$work/aof-$mode" --loglevel warning > /dev/null & pids+=($!)
+	wait_port "$dk"; wait_port "$dr"
+	for P in 1 16; do
+		echo "== durable SET, fsync $mode, -P $P, $DISK_REQUESTS requests ($ROUNDS rounds)"
+		REQUESTS=$DISK_REQUESTS compare bench_cmd "redis-aof-$mode=$dr $P set" \
+			"strata-kv-lmdb-$mode=$dk $P set"
 	done
 done
 
