@@ -149,38 +149,42 @@ struct kv_entry *kvstore_find(struct kv_store *s, const void *key, size_t len, b
 int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *val, size_t vlen,
 		int64_t expire_ms, bool keep_ttl, struct kv_entry **out)
 {
-	struct kv_entry *e = malloc(sizeof(*e) + klen + vlen);
-	if (!e)
-		return -ENOMEM;
-	memcpy(e->data, key, klen);
-	memcpy(e->data + klen, val, vlen);
-	e->klen = (uint32_t)klen;
-	e->vlen = (uint32_t)vlen;
-	e->expire_ms = expire_ms;
-	e->seq = ++s->seq;
-	e->access = clock32(s);
-	e->lfu = LFU_INIT;
 	struct kv_entry *old = kvdict_find(&s->dict, key, klen);
 	if (old && expired(s, old)) {
 		drop(s, old);
 		s->expired++;
 		old = NULL;
 	}
-	if (old) {
-		if (keep_ttl)
-			e->expire_ms = old->expire_ms;
-		e->lfu = old->lfu;
-		kvdict_replace(&s->dict, old, e);
-		if (old->expire_ms)
-			s->volatile_keys--;
-		s->bytes -= footprint(old);
-		free(old);
-	} else {
-		kvdict_add(&s->dict, e);
+	if (keep_ttl && old)
+		expire_ms = old->expire_ms;
+	struct kv_entry *e = old;
+	if (!old || malloc_usable_size(old) < sizeof(*e) + klen + vlen) {
+		e = malloc(sizeof(*e) + klen + vlen);
+		if (!e)
+			return -ENOMEM;
+		memcpy(e->data, key, klen);
+		e->klen = (uint32_t)klen;
+		e->lfu = old ? old->lfu : LFU_INIT;
+		e->expire_ms = old ? old->expire_ms : 0;  /* counted below as it changes */
+		if (old) {
+			kvdict_replace(&s->dict, old, e);
+			s->bytes -= footprint(old);
+			free(old);
+		} else {
+			kvdict_add(&s->dict, e);
+		}
+		s->bytes += footprint(e);
 	}
-	if (e->expire_ms)
+	/* An overwrite that fits reuses the entry: no allocation. */
+	memcpy(e->data + klen, val, vlen);
+	e->vlen = (uint32_t)vlen;
+	if (e->expire_ms && !expire_ms)
+		s->volatile_keys--;
+	else if (!e->expire_ms && expire_ms)
 		s->volatile_keys++;
-	s->bytes += footprint(e);
+	e->expire_ms = expire_ms;
+	e->seq = ++s->seq;
+	e->access = clock32(s);
 	changed(s, key, klen);
 	if (out)
 		*out = e;

@@ -71,7 +71,8 @@ bool kvstore_expired(const struct kv_store *s, const struct kv_entry *e);
 struct kv_entry *kvstore_find(struct kv_store *s, const void *key, size_t len, bool touch);
 
 /*
- * kvstore_set - key = value, with expire_ms (Unix ms, 0: none) or, with
+ * kvstore_set - key = value (an overwrite that fits reuses the entry), with
+ * expire_ms (Unix ms, 0: none) or, with
  * keep_ttl, the old entry's TTL. Returns 0 (the new entry in *out if out
  * is not NULL) or -ENOMEM.
  */
