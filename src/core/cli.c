@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,4 +122,58 @@ int cli_parse_utc(const char *s, uint64_t *out_ms)
 		return ERR_PARSE;
 	*out_ms = (uint64_t)t * 1000 + (uint64_t)ms;
 	return 0;
+}
+
+struct ini_state {
+	const char *section;
+	cli_set_fn set;
+	void *arg;
+	char err[256];
+};
+
+static int on_ini(void *user, const char *section, const char *key, const char *value)
+{
+	struct ini_state *st = user;
+	if (section[0] && strcmp(section, st->section) != 0) {
+		snprintf(st->err, sizeof(st->err), "section [%s]: expected [%s] or none", section,
+			 st->section);
+		return 0;
+	}
+	return st->set(st->arg, key, value, st->err, sizeof(st->err)) == 0;
+}
+
+void cli_settings(const char *cmd, int argc, char **argv, const struct option *longopts,
+		  const char *shortopts, const char *usage, const char *section, cli_set_fn set,
+		  void *arg)
+{
+	char err[256];
+	int ch;
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (ch == ':' || ch == '?')
+			cli_option_fail(cmd, cmd, ch, argv);
+		if (ch == 'c') {
+			struct ini_state st = { section, set, arg, "" };
+			int line = ini_parse(optarg, on_ini, &st);
+			if (line < 0)
+				cli_fail(cmd, "%s: cannot be read", optarg);
+			if (line > 0)
+				cli_fail(cmd, "%s:%d: %s", optarg, line,
+					 st.err[0] ? st.err : "syntax error (expected key = value)");
+			continue;
+		}
+		const char *key = NULL;
+		for (const struct option *o = longopts; o->name; o++)
+			if (o->val == ch)
+				key = o->name;
+		if (set(arg, key, optarg, err, sizeof(err)) < 0)
+			cli_fail(cmd, "--%s", err);
+	}
+	if (optind < argc)
+		cli_fail(cmd, "unexpected argument '%s'", argv[optind]);
 }

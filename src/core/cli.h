@@ -1,10 +1,12 @@
 /*
  * cli.h - shared pieces of the command line: value parsers for flags and
- * config keys, and the one-line usage error (exit code 2).
+ * config keys, the one-line usage error (exit code 2), and the flags-or-
+ * config-file settings of the daemons (cli_settings).
  */
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define STRATA_VERSION "0.1.0"
@@ -27,6 +29,24 @@ int cli_parse_ms(const char *s, uint64_t *out_ms);
  * 1024; "32k", "10m", "1g"; a trailing "b" is allowed). 0 or ERR_PARSE.
  */
 int cli_parse_size(const char *s, uint64_t *out);
+
+struct option;
+
+/* Apply one setting: 0, or -1 with a one-line reason ("KEY: ...") in err. */
+typedef int (*cli_set_fn)(void *arg, const char *key, const char *value, char *err,
+			  size_t errlen);
+
+/*
+ * cli_settings - parse a daemon's command line where every long option is a
+ * setting named as in its config file: each is applied with set(arg, name,
+ * value). `-c FILE` / `--config FILE` reads `key = value` lines (at the top
+ * or under [section]) through the same set, in order with the flags. -h
+ * prints `usage` and exits 0; any error exits 2 with one line naming the
+ * flag or FILE:LINE. `shortopts` maps short flags (their option's val).
+ */
+void cli_settings(const char *cmd, int argc, char **argv, const struct option *longopts,
+		  const char *shortopts, const char *usage, const char *section, cli_set_fn set,
+		  void *arg);
 
 /*
  * cli_parse_utc - an ISO 8601 UTC date or time, as YYYY-MM-DD or

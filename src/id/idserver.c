@@ -4,7 +4,6 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -79,8 +78,9 @@ struct server {
 };
 
 /* One setting, from a flag or a config line. 0, or -1 with a message in err. */
-static int set(struct opts *o, const char *key, const char *v, char *err, size_t errlen)
+static int set(void *arg, const char *key, const char *v, char *err, size_t errlen)
 {
+	struct opts *o = arg;
 	long n;
 	if (strcmp(key, "listen") == 0 || strcmp(key, "http") == 0) {
 		bool l = key[0] == 'l';
@@ -137,27 +137,6 @@ bad:
 	return -1;
 }
 
-struct ini_state {
-	struct opts *o;
-	char err[256];
-	int failed;
-};
-
-static int on_ini(void *user, const char *section, const char *key, const char *value)
-{
-	struct ini_state *st = user;
-	char why[200];
-	if (section[0] && strcmp(section, "id") != 0) {
-		snprintf(st->err, sizeof(st->err), "section [%s]: expected [id] or none", section);
-		return 0;
-	}
-	if (set(st->o, key, value, why, sizeof(why)) < 0) {
-		snprintf(st->err, sizeof(st->err), "%s", why);
-		return 0;
-	}
-	return 1;
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -176,36 +155,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	};
 	*o = (struct opts){ .layout = SF_LAYOUT_DEFAULT, .tolerance_ms = 5, .dir = ".",
 			    .level = LOG_INFO };
-	char err[256];
-	int ch;
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":l:d:w:c:h", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage, stdout);
-			exit(0);
-		}
-		if (ch == ':' || ch == '?')
-			cli_option_fail("id", "id", ch, argv);
-		if (ch == 'c') {
-			struct ini_state st = { .o = o };
-			int line = ini_parse(optarg, on_ini, &st);
-			if (line < 0)
-				cli_fail("id", "%s: cannot be read", optarg);
-			if (line > 0)
-				cli_fail("id", "%s:%d: %s", optarg, line,
-					 st.err[0] ? st.err : "syntax error (expected key = value)");
-			continue;
-		}
-		const char *key = NULL;
-		for (const struct option *x = longopts; x->name; x++)
-			if (x->val == ch)
-				key = x->name;
-		if (set(o, key, optarg, err, sizeof(err)) < 0)
-			cli_fail("id", "--%s", err);
-	}
-	if (optind < argc)
-		cli_fail("id", "unexpected argument '%s'", argv[optind]);
+	cli_settings("id", argc, argv, longopts, ":l:d:w:c:h", usage, "id", set, o);
 	if (!o->has_listen)
 		cli_fail("id", "--listen ADDR:PORT is required");
 	if (!o->has_dc || !o->has_worker)

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,8 +125,9 @@ bad:
 }
 
 /* Any setting, from a flag or a config line. */
-static int set(struct kv_server *s, const char *key, const char *v, char *err, size_t errlen)
+static int set(void *arg, const char *key, const char *v, char *err, size_t errlen)
 {
+	struct kv_server *s = arg;
 	long n;
 	if (strcmp(key, "listen") == 0) {
 		if (sock_addr_parse(v, &s->listen) < 0)
@@ -169,26 +169,6 @@ bad:
 	return -1;
 }
 
-struct ini_state {
-	struct kv_server *s;
-	char err[256];
-};
-
-static int on_ini(void *user, const char *section, const char *key, const char *value)
-{
-	struct ini_state *st = user;
-	char why[200];
-	if (section[0] && strcmp(section, "kv") != 0) {
-		snprintf(st->err, sizeof(st->err), "section [%s]: expected [kv] or none", section);
-		return 0;
-	}
-	if (set(st->s, key, value, why, sizeof(why)) < 0) {
-		snprintf(st->err, sizeof(st->err), "%s", why);
-		return 0;
-	}
-	return 1;
-}
-
 static void parse_args(int argc, char **argv, struct kv_server *s)
 {
 	static const struct option longopts[] = {
@@ -208,36 +188,7 @@ static void parse_args(int argc, char **argv, struct kv_server *s)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char err[256];
-	int ch;
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":l:c:h", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage, stdout);
-			exit(0);
-		}
-		if (ch == ':' || ch == '?')
-			cli_option_fail("kv", "kv", ch, argv);
-		if (ch == 'c') {
-			struct ini_state st = { .s = s };
-			int line = ini_parse(optarg, on_ini, &st);
-			if (line < 0)
-				cli_fail("kv", "%s: cannot be read", optarg);
-			if (line > 0)
-				cli_fail("kv", "%s:%d: %s", optarg, line,
-					 st.err[0] ? st.err : "syntax error (expected key = value)");
-			continue;
-		}
-		const char *key = NULL;
-		for (const struct option *o = longopts; o->name; o++)
-			if (o->val == ch)
-				key = o->name;
-		if (set(s, key, optarg, err, sizeof(err)) < 0)
-			cli_fail("kv", "--%s", err);
-	}
-	if (optind < argc)
-		cli_fail("kv", "unexpected argument '%s'", argv[optind]);
+	cli_settings("kv", argc, argv, longopts, ":l:c:h", usage, "kv", set, s);
 }
 
 /* ---- the server's commands ---- */
