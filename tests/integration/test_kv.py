@@ -507,3 +507,54 @@ def test_lmdb_bad_directory(tmp_path):
     f.write_text("not a directory")
     r = run_strata(["kv", "--listen", free_addr(), "--engine", "lmdb", "--dir", f])
     assert r.returncode == 1 and "cannot open the lmdb store" in r.stderr
+
+
+@pytest.fixture
+def netns():
+    """A network namespace joined to this one by a veth pair: yields
+    (server address here, run(args) in the namespace). Skipped where
+    namespaces cannot be made."""
+    import os
+    import random
+    tag = "%x" % (os.getpid() & 0xffff)
+    ns, a, b = "strata-kv-%s" % tag, "skva%s" % tag, "skvb%s" % tag
+    net = "10.%d.%d" % (random.randint(200, 250), random.randint(0, 255))
+
+    def ip(*args, ns_=None):
+        cmd = (["ip", "netns", "exec", ns_] if ns_ else []) + ["ip"] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+
+    if ip("netns", "add", ns).returncode != 0:
+        pytest.skip("cannot create a network namespace here")
+    try:
+        steps = [ip("link", "add", a, "type", "veth", "peer", "name", b),
+                 ip("link", "set", b, "netns", ns),
+                 ip("addr", "add", net + ".1/30", "dev", a), ip("link", "set", a, "up"),
+                 ip("addr", "add", net + ".2/30", "dev", b, ns_=ns),
+                 ip("link", "set", b, "up", ns_=ns)]
+        assert all(s.returncode == 0 for s in steps), [s.stderr for s in steps]
+
+        def run(args):
+            return subprocess.run(["ip", "netns", "exec", ns] + args, capture_output=True,
+                                  timeout=10)
+
+        yield net + ".1", run
+    finally:
+        ip("link", "del", a)
+        ip("netns", "del", ns)
+
+
+def test_protected_mode_refuses_other_hosts_without_a_password(start_kv, procs, netns):
+    host, run_in_ns = netns
+    probe = ("import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.argv[2])), 5);"
+             "s.sendall(b'PING\\r\\n'); sys.stdout.write(s.recv(300).decode())")
+    for flags, want in (([], "-DENIED strata kv is running in protected mode"),
+                        (["--requirepass", "pw"], "-NOAUTH Authentication required."),
+                        (["--protected-mode", "no"], "+PONG")):
+        port = split_addr(free_addr())[1]
+        addr = "%s:%d" % (host, port)
+        p = procs.start([STRATA, "kv", "--listen", addr] + flags, "kv")
+        wait_until(lambda: "memory engine on" in p.stderr(), 5, "kv up", proc=p)
+        out = run_in_ns(["/usr/bin/python3", "-c", probe, host, str(port)])
+        assert out.stdout.decode().startswith(want), (flags, out.stdout, out.stderr)
+        p.kill()
