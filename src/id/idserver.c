@@ -546,7 +546,7 @@ int idserver_main(int argc, char **argv)
 	if (rc == 0 && (s.listen_fd = listen_on(&s.o.listen, "redis protocol")) < 0)
 		rc = s.listen_fd;
 	if (rc == 0)
-		rc = respd_create(s.loop, s.listen_fd, handle, &s, &s.respd);
+		rc = respd_create(s.loop, s.listen_fd, false, handle, &s, &s.respd);
 	if (rc == 0 && s.o.has_http && (s.http_fd = listen_on(&s.o.http, "http")) < 0)
 		rc = s.http_fd;
 	if (rc == 0 && s.o.has_http)

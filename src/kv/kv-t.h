@@ -2,14 +2,18 @@
  * kv-t.h - the key-value server's runtime types, apart from the functions
  * (as lb/lb-t.h):
  *
- *   struct kv_server   the process: settings, loop, RESP server, the
- *                      keyspace (memory engine), counters
+ *   struct kv_server   the process: settings, the main loop (signals, cron),
+ *                      the worker loops with their RESP servers (clients
+ *                      are read, parsed and answered in parallel; commands
+ *                      run one at a time under the keyspace's lock, as
+ *                      Redis's I/O threads), the keyspace, counters
  *   struct kv_ctx      one command being run: its server, client, arguments
  *                      and where the reply goes
  */
 #ifndef STRATA_KV_T_H
 #define STRATA_KV_T_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +27,9 @@
 struct rl_table;
 struct signals;
 struct kv_disk;
+struct workers;
+
+#define KV_MAX_THREADS 64
 
 struct kv_server {
 	/* settings (flags, -c FILE, CONFIG SET) */
@@ -34,10 +41,13 @@ struct kv_server {
 	bool lmdb;                        /* --engine lmdb: written through to --dir */
 	char dir[4096];
 	int fsync;                        /* enum kv_fsync */
+	int threads;                      /* loops serving clients */
 	/* runtime */
-	struct loop *loop;
+	struct loop *loop;                /* main thread: signals, cron */
+	struct workers *workers;          /* one loop per thread, each with a respd */
+	struct respd *respds[KV_MAX_THREADS];
+	pthread_mutex_t lock;             /* the keyspace: one command at a time */
 	int listen_fd;
-	struct respd *respd;
 	struct signals *signals;
 	struct timer cron;                /* active expiry, rehashing: 10 times a second */
 	struct kv_store store;

@@ -18,6 +18,7 @@
 #include "core/glob.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "core/workers.h"
 #include "kv/kvcmd.h"
 #include "kv/kvdisk.h"
 
@@ -44,7 +45,8 @@ static const char usage[] =
 	"      --requirepass PASS        clients must AUTH first\n"
 	"      --protected-mode yes|no   without a password, serve only loopback clients (default yes)\n"
 	"      --proto-max-bulk-len N    longest argument or value (default 512mb)\n"
-	"      --threads 1               threads running commands (one, as Redis)\n"
+	"      --threads N               threads reading, parsing and answering clients (default 1);\n"
+	"                                commands run one at a time, as Redis's I/O threads\n"
 	"      --log-level L             error, warn, info (default), debug\n"
 	"  -c, --config FILE             the same settings as `key = value` lines\n"
 	"  -h, --help                    this help\n";
@@ -112,8 +114,8 @@ static int set_runtime(struct kv_server *s, const char *key, const char *v, char
 		if (parse_bytes(v, &n) < 0 || n < 1024 || n > (1ULL << 32) - 1)
 			goto bad;
 		s->max_bulk = n;
-		if (s->respd)
-			respd_set_max_bulk(s->respd, n);
+		for (int i = 0; i < s->threads && s->respds[i]; i++)
+			respd_set_max_bulk(s->respds[i], n);
 	} else {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -1;
@@ -151,10 +153,12 @@ static int set(void *arg, const char *key, const char *v, char *err, size_t errl
 		}
 		s->fsync = (int)f;
 	} else if (strcmp(key, "threads") == 0) {
-		if (cli_parse_long(v, 1, 1, &n) < 0) {
-			snprintf(err, errlen, "%s: '%s': commands run on one thread (1)", key, v);
+		if (cli_parse_long(v, 1, KV_MAX_THREADS, &n) < 0) {
+			snprintf(err, errlen, "%s: '%s' is not a number from 1 to %d", key, v,
+				 KV_MAX_THREADS);
 			return -1;
 		}
+		s->threads = (int)n;
 	} else if (strcmp(key, "log-level") == 0) {
 		enum log_level level;
 		if (log_parse_level(v, &level) < 0)
@@ -239,6 +243,22 @@ static bool wants(const struct kv_ctx *c, const char *section)
 	return false;
 }
 
+static uint64_t clients(const struct kv_server *s)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < s->threads; i++)
+		n += respd_clients(s->respds[i]);
+	return n;
+}
+
+static uint64_t commands(const struct kv_server *s)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < s->threads; i++)
+		n += respd_commands(s->respds[i]);
+	return n;
+}
+
 void kvserver_info(struct kv_ctx *c)
 {
 	struct kv_server *s = c->srv;
@@ -257,7 +277,7 @@ void kvserver_info(struct kv_ctx *c)
 			   strrchr(s->listen_text, ':') + 1, (loop_clock_ms() - s->started_ms) / 1000);
 	if (wants(c, "clients"))
 		buf_printf(&b, "# Clients\r\nconnected_clients:%" PRIu64 "\r\n\r\n",
-			   respd_clients(s->respd));
+			   clients(s));
 	if (wants(c, "memory"))
 		buf_printf(&b, "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\n"
 			   "used_memory_rss:%" PRIu64 "\r\nused_memory_rss_human:%s\r\n"
@@ -273,7 +293,7 @@ void kvserver_info(struct kv_ctx *c)
 		buf_printf(&b, "# Stats\r\ntotal_commands_processed:%" PRIu64 "\r\n"
 			   "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\n"
 			   "expired_keys:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\n"
-			   "rejected_oom:%" PRIu64 "\r\n\r\n", respd_commands(s->respd), s->hits,
+			   "rejected_oom:%" PRIu64 "\r\n\r\n", commands(s), s->hits,
 			   s->misses, st->expired, st->evicted, s->rejected_oom);
 	if (wants(c, "keyspace")) {
 		buf_puts(&b, "# Keyspace\r\n");
@@ -474,23 +494,29 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 		cl->close = true;
 		return true;
 	}
+	pthread_mutex_lock(&s->lock);
 	kvstore_clock(&s->store, now_ms());
 	struct kv_ctx c = { s, &s->store, cl, cmd, out };
-	return kvcmd_run(&c);
+	bool known = kvcmd_run(&c);
+	pthread_mutex_unlock(&s->lock);
+	return known;
 }
 
 /* The batch's writes reach LMDB before its replies go out (group commit). */
 static int commit(void *arg)
 {
 	struct kv_server *s = arg;
+	pthread_mutex_lock(&s->lock);
 	int rc = kvdisk_commit(s->disk);
 	s->disk_failed = rc < 0;
+	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
 
 static void cron(struct timer *t)
 {
 	struct kv_server *s = container_of(t, struct kv_server, cron);
+	pthread_mutex_lock(&s->lock);
 	kvstore_clock(&s->store, now_ms());
 	if (s->disk) {
 		if (s->disk_failed)
@@ -503,6 +529,7 @@ static void cron(struct timer *t)
 	if (s->disk)
 		kvdisk_commit(s->disk);  /* what expiry and eviction removed */
 	rl_table_expire(s->throttle, (uint64_t)s->store.now_ms * 1000000ULL);
+	pthread_mutex_unlock(&s->lock);
 	loop_timer_arm(s->loop, t, CRON_MS);
 }
 
@@ -523,6 +550,8 @@ int kvserver_main(int argc, char **argv)
 	s.protected_mode = true;
 	s.max_bulk = 512ULL * 1024 * 1024;
 	s.fsync = KV_FSYNC_EVERYSEC;
+	s.threads = 1;
+	pthread_mutex_init(&s.lock, NULL);
 	snprintf(s.dir, sizeof(s.dir), ".");
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -558,27 +587,39 @@ int kvserver_main(int argc, char **argv)
 		rc = s.listen_fd;
 	}
 	if (rc == 0)
-		rc = respd_create(s.loop, s.listen_fd, handle, &s, &s.respd);
-	if (rc == 0) {
-		respd_set_max_bulk(s.respd, s.max_bulk);
-		if (s.disk)
-			respd_before_write(s.respd, commit, &s);
-		rc = signals_create(s.loop, on_signal, &s, &s.signals);
+		rc = workers_create(s.threads, &s.workers);
+	for (int i = 0; rc == 0 && i < s.threads; i++) {
+		rc = respd_create(s.workers->loops[i], s.listen_fd, s.threads > 1, handle, &s,
+				  &s.respds[i]);
+		if (rc == 0) {
+			respd_set_max_bulk(s.respds[i], s.max_bulk);
+			if (s.disk)
+				respd_before_write(s.respds[i], commit, &s);
+		}
 	}
+	if (rc == 0)
+		rc = signals_create(s.loop, on_signal, &s, &s.signals);
+	s.started_ms = loop_clock_ms();
+	if (rc == 0)
+		rc = workers_start(s.workers);
 	if (rc == 0) {
 		char max[32];
 		human(max, sizeof(max), s.store.maxmemory);
-		log_info("strata kv %s: %s engine on %s, maxmemory %s (%s)%s", STRATA_VERSION,
-			 s.lmdb ? "lmdb" : "memory", s.listen_text, s.store.maxmemory ? max : "unbounded",
-			 kvstore_policy_name(s.store.policy), s.requirepass[0] ? ", password set" : "");
-		s.started_ms = loop_clock_ms();
+		log_info("strata kv %s: %s engine on %s, maxmemory %s (%s), %d thread%s%s",
+			 STRATA_VERSION, s.lmdb ? "lmdb" : "memory", s.listen_text,
+			 s.store.maxmemory ? max : "unbounded", kvstore_policy_name(s.store.policy),
+			 s.threads, s.threads == 1 ? "" : "s", s.requirepass[0] ? ", password set" : "");
 		timer_init(&s.cron, cron);
 		loop_timer_arm(s.loop, &s.cron, CRON_MS);
 		rc = loop_run(s.loop);
 	}
 	if (rc < 0)
 		log_error("kv: %s", err_str(rc));
-	respd_destroy(s.respd);
+	if (s.workers)
+		workers_stop(s.workers);
+	for (int i = 0; i < s.threads; i++)
+		respd_destroy(s.respds[i]);
+	workers_destroy(s.workers);
 	signals_destroy(s.signals);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);

@@ -1,6 +1,7 @@
 #include "net/respd.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -24,8 +25,9 @@ struct respd {
 	bool flush_armed;
 	int (*before_write)(void *arg);   /* the service's hook before the batch's replies */
 	void *hook_arg;
-	uint64_t commands, clients, next_id;
-	size_t max_bulk, max_query;
+	_Atomic uint64_t commands, clients;  /* read by other threads (INFO) */
+	uint64_t next_id;
+	_Atomic size_t max_bulk, max_query;   /* CONFIG SET may change them from another thread */
 	struct resp_command *cmd;         /* the one being run (large: kept here) */
 };
 
@@ -69,7 +71,7 @@ static void conn_close(struct conn *c)
 		c->d->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	c->d->clients--;
+	atomic_fetch_sub_explicit(&c->d->clients, 1, memory_order_relaxed);
 	c->free_later.fn = conn_free;
 	loop_defer(c->d->loop, &c->free_later);
 }
@@ -112,7 +114,7 @@ static bool execute(struct conn *c, const struct resp_command *cmd)
 {
 	struct buf *out = &c->out;
 	const struct resp_arg *name = &cmd->args[0];
-	c->d->commands++;
+	atomic_fetch_add_explicit(&c->d->commands, 1, memory_order_relaxed);
 	if (c->d->handler(c->d->arg, &c->client, cmd, out))
 		return !c->client.close;
 	if (resp_arg_is(name, "ping")) {
@@ -277,11 +279,11 @@ static void on_accept(struct loop_io *io, uint32_t events)
 		if (c->next)
 			c->next->prev = c;
 		d->conns = c;
-		d->clients++;
+		atomic_fetch_add_explicit(&d->clients, 1, memory_order_relaxed);
 	}
 }
 
-int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg,
+int respd_create(struct loop *l, int listen_fd, bool shared, respd_handler handler, void *arg,
 		 struct respd **out)
 {
 	struct respd *d = calloc(1, sizeof(*d));
@@ -296,7 +298,7 @@ int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg
 	respd_set_max_bulk(d, RESPD_MAX_BULK);
 	d->listener.fd = listen_fd;
 	d->listener.fn = on_accept;
-	int rc = loop_add(l, &d->listener, LOOP_READ);
+	int rc = loop_add(l, &d->listener, LOOP_READ | (shared ? LOOP_EXCLUSIVE : 0));
 	if (rc < 0) {
 		free(d->cmd);
 		free(d);
@@ -331,10 +333,10 @@ void respd_destroy(struct respd *d)
 
 uint64_t respd_commands(const struct respd *d)
 {
-	return d->commands;
+	return atomic_load_explicit(&((struct respd *)d)->commands, memory_order_relaxed);
 }
 
 uint64_t respd_clients(const struct respd *d)
 {
-	return d->clients;
+	return atomic_load_explicit(&((struct respd *)d)->clients, memory_order_relaxed);
 }

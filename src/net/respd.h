@@ -10,7 +10,8 @@
  * ECHO, COMMAND (an empty list, enough for redis-cli), QUIT and Redis's
  * error for an unknown command are answered here unless the handler does.
  *
- * One respd serves one listening descriptor on one loop; level-triggered.
+ * One respd serves one listening descriptor on one loop (or one of several
+ * loops sharing it); level-triggered.
  * The replies of one batch of events are written after it, together.
  */
 #ifndef STRATA_RESPD_H
@@ -47,9 +48,11 @@ typedef bool (*respd_handler)(void *arg, struct respd_client *cl, const struct r
 
 /*
  * respd_create - serve `listen_fd` (not owned: the caller closes it after
- * respd_destroy) on loop `l`. Returns 0 and sets *out, or a negative errno.
+ * respd_destroy) on loop `l`; `shared` when several loops serve the same
+ * descriptor (each with its own respd; one is woken per connection).
+ * Returns 0 and sets *out, or a negative errno.
  */
-int respd_create(struct loop *l, int listen_fd, respd_handler handler, void *arg,
+int respd_create(struct loop *l, int listen_fd, bool shared, respd_handler handler, void *arg,
 		 struct respd **out);
 
 /* respd_set_max_bulk - the longest bulk argument accepted (Redis's
@@ -68,7 +71,8 @@ void respd_before_write(struct respd *d, int (*hook)(void *arg), void *arg);
 /* respd_destroy - stop listening and close every connection now. */
 void respd_destroy(struct respd *d);
 
-/* respd_commands - commands executed so far; respd_clients - open now. */
+/* respd_commands - commands executed so far; respd_clients - open now.
+ * Safe from any thread. */
 uint64_t respd_commands(const struct respd *d);
 uint64_t respd_clients(const struct respd *d);
 

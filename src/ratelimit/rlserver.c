@@ -172,7 +172,7 @@ int rlserver_main(int argc, char **argv)
 		}
 	}
 	if (rc == 0)
-		rc = respd_create(s.loop, s.listen_fd, handle, &s, &s.respd);
+		rc = respd_create(s.loop, s.listen_fd, false, handle, &s, &s.respd);
 	if (rc == 0)
 		rc = signals_create(s.loop, on_signal, &s, &s.signals);
 	if (rc == 0) {

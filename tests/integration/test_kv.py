@@ -383,6 +383,30 @@ def test_redis_cli_and_redis_benchmark(start_kv):
     assert c.get("counter:__rand_int__") == b"20000"
 
 
+def test_threads_serve_clients_in_parallel_and_commands_stay_atomic(start_kv):
+    import threading
+    _, c, addr = start_kv("--threads", "4")
+    host, port = split_addr(addr)
+
+    def work():
+        w = redis.Redis(host=host, port=port, socket_timeout=10)
+        for _ in range(500):
+            w.incr("counter")
+            w.append("log", "x")
+
+    ts = [threading.Thread(target=work) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert c.get("counter") == b"4000" and c.strlen("log") == 4000
+    assert c.info("clients")["connected_clients"] >= 1
+    r = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "-t", "set,get",
+                        "-n", "20000", "-c", "20", "-q"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.count("requests per second") == 2
+
+
 def test_cl_throttle(kv):
     assert kv.execute_command("CL.THROTTLE", "user123", 15, 30, 60, 1) == [0, 16, 15, -1, 2]
 
@@ -391,7 +415,8 @@ def test_cl_throttle(kv):
     (["--engine", "disk"], "--engine"),
     (["--maxmemory-policy", "random"], "--maxmemory-policy"),
     (["--maxmemory", "lots"], "--maxmemory"),
-    (["--threads", "2"], "--threads"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "65"], "--threads"),
     (["--listen", "nowhere"], "--listen"),
     (["--protected-mode", "maybe"], "--protected-mode"),
     (["--bogus"], "bogus"),
