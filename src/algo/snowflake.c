@@ -38,7 +38,9 @@ static void real_sleep(void *arg, uint64_t ms)
 
 int sf_layout_check(const struct sf_layout *l, char *err, size_t errlen)
 {
-	if (l->time_bits + l->dc_bits + l->worker_bits + l->seq_bits != 63) {
+	/* Each width first: a huge one would wrap the sum around to 63. */
+	if (l->time_bits > 63 || l->dc_bits > 63 || l->worker_bits > 63 || l->seq_bits > 63 ||
+	    l->time_bits + l->dc_bits + l->worker_bits + l->seq_bits != 63) {
 		snprintf(err, errlen, "the bit widths %u/%u/%u/%u must add up to 63", l->time_bits,
 			 l->dc_bits, l->worker_bits, l->seq_bits);
 		return ERR_CONFIG;

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,36 +90,50 @@ void cli_fail(const char *cmd, const char *fmt, ...)
 
 void cli_option_fail(const char *cmd, const char *help, int ch, char *const *argv)
 {
+	/* A long option is the argument before optind; a short one is named by
+	 * optopt, since inside a group (-xl) optind does not point past it yet. */
+	const char *last = argv[optind - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	bool was_long = strncmp(last, "--", 2) == 0 && (ch == ':' || !optopt);
+	const char *name = was_long || !optopt ? last : shortopt;
 	if (ch == ':')
-		cli_fail(cmd, "%s needs a value", argv[optind - 1]);
-	cli_fail(cmd, "unknown option '%s' (see strata %s --help)", argv[optind - 1], help);
+		cli_fail(cmd, "%s needs a value", name);
+	cli_fail(cmd, "unknown option '%s' (see strata %s --help)", name, help);
 }
 
 int cli_parse_utc(const char *s, uint64_t *out_ms)
 {
-	struct tm tm = { 0 };
-	const char *rest = strptime(s, "%Y-%m-%d", &tm);
-	if (!rest)
+	/* Exact widths: strptime takes "2024-1-1" and spaces, timegm rolls
+	 * "02-31" over to March - both refused by reading the fields as fixed
+	 * digits and checking the date survives the round trip. */
+	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, n = 0;
+	size_t len = strlen(s);
+	if (len < 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
 		return ERR_PARSE;
-	long ms = 0;
-	if (*rest == 'T') {
-		rest = strptime(rest + 1, "%H:%M:%S", &tm);
-		if (!rest)
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
 			return ERR_PARSE;
-		if (*rest == '.') {
-			int digits = 0;
-			for (rest++; *rest >= '0' && *rest <= '9' && digits < 3; rest++, digits++)
-				ms = ms * 10 + (*rest - '0');
-			if (digits != 3)
+	if (len > 10) {
+		const char *t = s + 10;
+		bool frac = len == 24;
+		if ((len != 20 && len != 24) || t[0] != 'T' || s[len - 1] != 'Z' ||
+		    (frac && t[9] != '.'))
+			return ERR_PARSE;
+		for (int i = 1; i < (frac ? 13 : 9); i++)
+			if (i == 3 || i == 6 ? t[i] != ':' : i == 9 ? false : t[i] < '0' || t[i] > '9')
 				return ERR_PARSE;
-		}
-		if (*rest++ != 'Z')
-			return ERR_PARSE;
+		h = (t[1] - '0') * 10 + (t[2] - '0');
+		mi = (t[4] - '0') * 10 + (t[5] - '0');
+		sec = (t[7] - '0') * 10 + (t[8] - '0');
+		if (frac)
+			ms = (t[10] - '0') * 100 + (t[11] - '0') * 10 + (t[12] - '0');
 	}
-	if (*rest)
-		return ERR_PARSE;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			 .tm_hour = h, .tm_min = mi, .tm_sec = sec };
 	time_t t = timegm(&tm);
-	if (t < 0)
+	struct tm back;
+	if (t < 0 || !gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
+	    back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != sec)
 		return ERR_PARSE;
 	*out_ms = (uint64_t)t * 1000 + (uint64_t)ms;
 	return 0;
@@ -168,9 +183,11 @@ void cli_settings(const char *cmd, int argc, char **argv, const struct option *l
 			continue;
 		}
 		const char *key = NULL;
-		for (const struct option *o = longopts; o->name; o++)
+		for (const struct option *o = longopts; o->name && !key; o++)
 			if (o->val == ch)
 				key = o->name;
+		if (!key)
+			cli_fail(cmd, "option -%c has no setting", ch);  /* a mistake in longopts */
 		if (set(arg, key, optarg, err, sizeof(err)) < 0)
 			cli_fail(cmd, "--%s", err);
 	}

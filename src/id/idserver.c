@@ -1,7 +1,6 @@
 #include "id/idserver.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -46,7 +45,7 @@ static const char usage[] =
 	"      --epoch ISO8601      time zero of the IDs (default 2010-11-04T01:42:54.657Z, Twitter's)\n"
 	"      --bits T/D/W/S       bits of time, datacenter, worker, sequence (default 41/5/5/12)\n"
 	"      --tolerance D        a clock step back this small is waited out; larger ones are\n"
-	"                           refused until the clock catches up (default 5ms)\n"
+	"                           refused until the clock catches up (default 5ms, at most 100ms)\n"
 	"      --dir DIR            the lock and last-timestamp files (default .)\n"
 	"      --log-level L        error, warn, info (default), debug\n"
 	"  -c, --config FILE        the same settings as `key = value` lines (listen, http, ...)\n"
@@ -104,8 +103,7 @@ static int set(void *arg, const char *key, const char *v, char *err, size_t errl
 		char end;
 		char why[96];
 		if (sscanf(v, "%u/%u/%u/%u%c", &l.time_bits, &l.dc_bits, &l.worker_bits, &l.seq_bits,
-			   &end) != 4 || l.time_bits > 63 || l.dc_bits > 63 || l.worker_bits > 63 ||
-		    l.seq_bits > 63) {
+			   &end) != 4) {
 			snprintf(err, errlen, "%s: '%s' is not TIME/DATACENTER/WORKER/SEQUENCE bits "
 				 "(like 41/5/5/12)", key, v);
 			return -1;
@@ -118,7 +116,8 @@ static int set(void *arg, const char *key, const char *v, char *err, size_t errl
 	} else if (strcmp(key, "tolerance") == 0) {
 		if (strcmp(v, "0") == 0)
 			o->tolerance_ms = 0;
-		else if (cli_parse_ms(v, &o->tolerance_ms) < 0 || o->tolerance_ms > 10000)
+		/* The wait happens on the event loop: every client waits with it. */
+		else if (cli_parse_ms(v, &o->tolerance_ms) < 0 || o->tolerance_ms > 100)
 			goto bad;
 	} else if (strcmp(key, "dir") == 0) {
 		if (strlen(v) >= sizeof(o->dir))
@@ -328,26 +327,8 @@ static void config(struct server *s, const struct resp_command *cmd, struct buf 
 	const char *names[] = { "datacenter", "worker", "epoch", "bits", "tolerance",
 				"proto-max-bulk-len", "dir", "save", "appendonly" };
 	const char *values[] = { v[0], v[1], v[2], v[3], v[4], v[5], s->o.dir, "", "no" };
-	size_t n = sizeof(names) / sizeof(names[0]);
-	bool match[sizeof(names) / sizeof(names[0])] = { false };
-	size_t matched = 0;
-	for (size_t a = 2; a < cmd->argc; a++) {
-		char pattern[128];
-		size_t len = cmd->args[a].len < sizeof(pattern) - 1 ? cmd->args[a].len : sizeof(pattern) - 1;
-		memcpy(pattern, cmd->args[a].p, len);
-		pattern[len] = '\0';
-		for (size_t i = 0; i < n; i++)
-			if (!match[i] && fnmatch(pattern, names[i], FNM_CASEFOLD) == 0) {
-				match[i] = true;
-				matched++;
-			}
-	}
-	resp_array(out, 2 * matched);
-	for (size_t i = 0; i < n; i++)
-		if (match[i]) {
-			resp_bulk(out, names[i], strlen(names[i]));
-			resp_bulk(out, values[i], strlen(values[i]));
-		}
+	respd_config_get(out, 2, &cmd->args[2], cmd->argc - 2, names, values,
+			 sizeof(names) / sizeof(names[0]));
 }
 
 static bool handle(void *arg, struct respd_client *cl, const struct resp_command *cmd,

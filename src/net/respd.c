@@ -4,10 +4,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/glob.h"
 #include "net/sock.h"
 
 #define OUT_HIGH (1024 * 1024)    /* stop reading a client that does not read */
@@ -87,6 +89,27 @@ void respd_wrong_arity(struct buf *out, const struct resp_command *cmd)
 	lower[n] = '\0';
 	snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", lower);
 	resp_error(out, msg);
+}
+
+void respd_config_get(struct buf *out, int proto, const struct resp_arg *patterns,
+		      size_t npatterns, const char *const *names, const char *const *values,
+		      size_t n)
+{
+	bool hit[64] = { false };
+	size_t matched = 0;
+	for (size_t a = 0; a < npatterns; a++)
+		for (size_t i = 0; i < n && i < 64; i++)
+			if (!hit[i] && glob_match(patterns[a].p, patterns[a].len, names[i],
+						  strlen(names[i]), true)) {
+				hit[i] = true;
+				matched++;
+			}
+	resp_map(out, matched, proto);
+	for (size_t i = 0; i < n && i < 64; i++)
+		if (hit[i]) {
+			resp_bulk(out, names[i], strlen(names[i]));
+			resp_bulk(out, values[i], strlen(values[i]));
+		}
 }
 
 static void unknown(struct buf *out, const struct resp_command *cmd)

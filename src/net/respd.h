@@ -76,6 +76,15 @@ void respd_destroy(struct respd *d);
 uint64_t respd_commands(const struct respd *d);
 uint64_t respd_clients(const struct respd *d);
 
+/*
+ * respd_config_get - the reply to CONFIG GET pattern...: the settings
+ * names[i] = values[i] (i < n <= 64) whose name matches any of the glob
+ * patterns (case-insensitive), as name/value pairs - a map in RESP3.
+ */
+void respd_config_get(struct buf *out, int proto, const struct resp_arg *patterns,
+		      size_t npatterns, const char *const *names, const char *const *values,
+		      size_t n);
+
 /* respd_wrong_arity - Redis's reply to a command with the wrong number of
  * arguments: "ERR wrong number of arguments for 'name' command". */
 void respd_wrong_arity(struct buf *out, const struct resp_command *cmd);

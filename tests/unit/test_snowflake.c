@@ -140,6 +140,8 @@ static void test_layouts(void **state)
 	assert_non_null(strstr(err, "63"));
 	assert_int_equal(sf_layout_check(&small, err, sizeof(err)), ERR_CONFIG);
 	assert_int_equal(sf_layout_check(&noseq, err, sizeof(err)), ERR_CONFIG);
+	struct sf_layout wraps = { 4294967295u, 0, 0, 64, 0 };  /* sums to 63 in 32 bits */
+	assert_int_equal(sf_layout_check(&wraps, err, sizeof(err)), ERR_CONFIG);
 	/* A worker or datacenter that does not fit its bits. */
 	struct sf_config c = { SF_LAYOUT_DEFAULT, 32, 0, 5, 0, NULL, NULL, NULL };
 	struct sf_gen *g;
