@@ -279,13 +279,17 @@ uint64_t rl_cell_throttle(struct rl_state *st, uint64_t now_ns, int64_t max_burs
 		ttl = tat - now;
 	} else {
 		out->limited = 0;
-		st->t = (uint64_t)new_tat;
+		st->t = saturate((u128)new_tat);  /* a TAT past 2^64 ns stays the furthest one */
 		st->used = true;
 		ttl = new_tat - now;
 	}
 	__int128 next = dvt - ttl;
-	/* redis-cell divides microseconds as floating point and truncates. */
-	out->remaining = next > -T ? (int64_t)((double)(next / 1000) / (double)(T / 1000)) : 0;
+	/* redis-cell divides microseconds as floating point and truncates, and
+	 * Rust's cast saturates: x / 0.0 (an interval under 1 us) is the
+	 * largest number, or 0 for 0 / 0. */
+	double q = T / 1000 ? (double)(next / 1000) / (double)(T / 1000)
+			    : next / 1000 > 0 ? (double)INT64_MAX : 0.0;
+	out->remaining = next <= -T ? 0 : q >= (double)INT64_MAX ? INT64_MAX : (int64_t)q;
 	out->reset_after_s = whole_seconds(ttl);
 	tat = st->used ? (__int128)st->t : now;
 	return tat > now ? (uint64_t)tat : now_ns + 1;

@@ -33,7 +33,8 @@ struct rl_table {
 	_Atomic int refs;
 	struct rl_policy policy;
 	struct stripe stripes[STRIPES];
-	_Atomic size_t keys;
+	_Atomic size_t keys;              /* the bound is on the whole table */
+	size_t max_keys;
 };
 
 int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table **out)
@@ -44,6 +45,7 @@ int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table 
 	memset(t, 0, sizeof(*t));
 	atomic_init(&t->refs, 1);
 	t->policy = *p;
+	t->max_keys = max_keys;
 	size_t per = (max_keys + STRIPES - 1) / STRIPES;
 	size_t nb = 16;
 	while (nb < per)
@@ -51,7 +53,9 @@ int rl_table_create(const struct rl_policy *p, size_t max_keys, struct rl_table 
 	for (int i = 0; i < STRIPES; i++) {
 		struct stripe *s = &t->stripes[i];
 		pthread_mutex_init(&s->lock, NULL);
-		s->max = per ? per : 1;
+		/* Keys do not spread evenly over the stripes: a stripe may hold
+		 * twice its share while the table is under max_keys. */
+		s->max = 2 * per;
 		s->nbuckets = nb;
 		s->buckets = calloc(nb, sizeof(*s->buckets));
 		if (!s->buckets) {
@@ -120,8 +124,8 @@ void rl_table_unref(struct rl_table *t)
 	free(t);
 }
 
-/* Idle keys go, oldest use first; a key used later but idle sooner waits
- * for the ones before it (the LRU order is idle order for equal periods). */
+/* On the way: idle keys at the old end of the LRU list go (O(1) when there
+ * are none; a key used later but idle sooner waits for the periodic sweep). */
 static void sweep(struct rl_table *t, struct stripe *s, uint64_t now_ns)
 {
 	while (s->oldest && s->oldest->idle_at_ns <= now_ns)
@@ -130,10 +134,16 @@ static void sweep(struct rl_table *t, struct stripe *s, uint64_t now_ns)
 
 void rl_table_expire(struct rl_table *t, uint64_t now_ns)
 {
+	/* The whole list: with mixed periods (CL.THROTTLE) an idle key can sit
+	 * behind a busy one. */
 	for (int i = 0; i < STRIPES; i++) {
 		struct stripe *s = &t->stripes[i];
 		pthread_mutex_lock(&s->lock);
-		sweep(t, s, now_ns);
+		for (struct entry *e = s->oldest, *next; e; e = next) {
+			next = e->newer;
+			if (e->idle_at_ns <= now_ns)
+				drop(t, s, e);
+		}
 		pthread_mutex_unlock(&s->lock);
 	}
 }
@@ -152,7 +162,8 @@ int rl_table_apply(struct rl_table *t, const void *key, size_t len, uint64_t now
 	while (e && !(e->hash == h && e->len == len && memcmp(e->key, key, len) == 0))
 		e = e->chain;
 	if (!e) {
-		if (s->count >= s->max)
+		if (s->oldest && (s->count >= s->max ||
+				  atomic_load_explicit(&t->keys, memory_order_relaxed) >= t->max_keys))
 			drop(t, s, s->oldest);
 		e = calloc(1, sizeof(*e) + len);
 		if (!e) {

@@ -6,12 +6,14 @@
  * each with its own lock, hash chains and a least-recently-used list, so
  * threads deciding for different keys rarely meet.
  *
- * Memory is bounded: at most `max_keys` keys. A key whose state is back to
- * a fresh key's (its reset time has passed) is idle and is dropped the next
- * time its stripe is touched; when a stripe is full of keys that are not
- * idle, a new key evicts the least recently used one - that key forgets
- * its history, so the bound should be sized above the number of clients
- * active within a period. Bytes per key: docs/RATELIMIT.md.
+ * Memory is bounded: about `max_keys` keys (threads adding keys at once may
+ * pass it by a few). A key whose state is back to a fresh key's (its reset
+ * time has passed) is idle: dropped when it reaches the old end of its
+ * stripe's LRU list, or by the periodic rl_table_expire. When the table is
+ * full of keys that are not idle, a new key evicts the least recently used
+ * one of its stripe - that key forgets its history, so the bound should be
+ * sized above the number of clients active within a period. A stripe holds
+ * at most twice its share. Bytes per key: docs/RATELIMIT.md.
  */
 #ifndef STRATA_RLTABLE_H
 #define STRATA_RLTABLE_H
@@ -58,8 +60,9 @@ int rl_table_decide(struct rl_table *t, const void *key, size_t len, uint64_t no
 int rl_table_apply(struct rl_table *t, const void *key, size_t len, uint64_t now_ns,
 		   uint64_t (*fn)(struct rl_state *st, void *arg), void *arg);
 
-/* rl_table_expire - drop every idle key now (a periodic sweep, so idle
- * keys free their memory even when no traffic touches their stripe). */
+/* rl_table_expire - drop every idle key now: a periodic sweep of the whole
+ * table (O(keys)), so idle keys free their memory even when no traffic
+ * touches their stripe and whatever their place in the LRU order. */
 void rl_table_expire(struct rl_table *t, uint64_t now_ns);
 
 /* rl_table_keys - keys held now (approximate while other threads decide). */

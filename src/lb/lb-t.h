@@ -114,6 +114,7 @@ struct limit_verdict {
 	const struct lb_limit *tightest;  /* NULL when no rule counted it */
 	struct rl_result res;             /* the tightest rule's decision */
 	uint64_t delay_ns;                /* mode = delay: hold it this long first */
+	bool shaping;                     /* http: delay rules may hold the request */
 	struct limit_call call;           /* shared rules still to be decided */
 };
 

@@ -100,7 +100,7 @@ static void fold(struct limit_verdict *v, struct lb_limit *l, const struct rl_re
 		v->tightest = l;
 		v->res = *res;
 	}
-	if (l->conf->delay && res->delay_ns) {
+	if (v->shaping && l->conf->delay && res->delay_ns) {
 		atomic_fetch_add_explicit(&l->delayed, 1, memory_order_relaxed);
 		if (res->delay_ns > v->delay_ns)
 			v->delay_ns = res->delay_ns;
@@ -167,7 +167,7 @@ static bool decide(struct lb_gen *g, struct lb_limit *l, const void *key, size_t
 		key = a->host;
 		len = strlen(a->host);
 	}
-	struct held_op op = { .now = loop_clock_ns() };
+	struct held_op op = { .now = l->held ? loop_clock_ns() : 0 };
 	if (l->held && rl_table_apply(l->held, key, len, op.now, held_take, &op) == 0 && op.taken) {
 		op.res.allowed = true;
 		op.res.limit = rl_policy_most(&l->policy);
@@ -287,6 +287,12 @@ static struct rclient *store_client(struct lb_worker *w, const struct lb_conf *c
 	for (int i = 0; i < w->nstores; i++)
 		if (sock_addr_equal(rclient_addr(w->stores[i]), &c->store))
 			return w->stores[i];
+	/* A reload may name another store: a client no call waits on goes. */
+	for (int i = 0; i < w->nstores && w->nstores == LB_MAX_STORES; i++)
+		if (rclient_idle(w->stores[i])) {
+			rclient_destroy(w->stores[i]);
+			w->stores[i] = w->stores[--w->nstores];
+		}
 	if (w->nstores == LB_MAX_STORES)
 		return NULL;
 	struct buf hello = BUF_INIT;
@@ -329,8 +335,9 @@ static const struct lb_limit *ask(struct lb_worker *w, struct lb_gen *g, struct 
 	return fail_call(g, v, 0, rc, NULL, 0, res);
 }
 
-static void verdict_init(struct limit_verdict *v)
+static void verdict_init(struct limit_verdict *v, bool shaping)
 {
+	v->shaping = shaping;
 	v->tightest = NULL;
 	v->delay_ns = 0;
 	v->call.client = NULL;
@@ -344,7 +351,7 @@ const struct lb_limit *limit_tcp(struct lb_worker *w, struct lb_gen *g, int pool
 {
 	struct asks a;
 	a.host[0] = '\0';
-	verdict_init(v);
+	verdict_init(v, false);  /* a connection is never held back */
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		const struct conf_limit *cl = l->conf;
@@ -403,7 +410,7 @@ const struct lb_limit *limit_http(struct lb_worker *w, struct lb_gen *g, int poo
 {
 	struct asks a;
 	a.host[0] = '\0';
-	verdict_init(v);
+	verdict_init(v, true);
 	for (int i = 0; i < g->nlimits; i++) {
 		struct lb_limit *l = &g->limits[i];
 		if (!http_matches(l, pool, req, path, path_len))

@@ -96,9 +96,9 @@ void rclient_destroy(struct rclient *c)
 	free(c);
 }
 
-bool rclient_up(const struct rclient *c)
+bool rclient_idle(const struct rclient *c)
 {
-	return c->state == RC_UP;
+	return c->head == c->tail && !c->flush_armed;
 }
 
 const struct sock_addr *rclient_addr(const struct rclient *c)
@@ -139,6 +139,8 @@ static void arm_deadline(struct rclient *c)
  * and the client waits before connecting again. */
 static void fail(struct rclient *c, int rc)
 {
+	if (c->state == RC_BACKOFF)
+		return;  /* failed already (from inside a callback) */
 	if (!c->lost)
 		log_warn("store %s: %s: %s", c->name,
 			 c->state == RC_UP ? "connection lost" : "cannot connect", err_str(rc));
@@ -203,6 +205,8 @@ static int flush(struct rclient *c)
 {
 	while (buf_pending(&c->out)) {
 		ssize_t n = send(c->io.fd, c->out.data + c->out.off, buf_pending(&c->out), MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
 			return errno == EAGAIN ? 0 : err_sys();
 		buf_consume(&c->out, (size_t)n);
@@ -222,9 +226,11 @@ static int dispatch(struct rclient *c)
 			return ERR_PARSE;
 		if (c->head < c->tail) {
 			struct pending p = *slot(c, c->head++);
-			if (p.fn)
+			if (p.fn) {
 				p.fn(p.arg, 0, &c->reply.v[0]);
-			else if (p.unowned && c->reply.v[0].type == RESP_ERROR)
+				if (c->state != RC_UP)
+					return ERR_CLOSED;  /* the callback's own call failed it */
+			} else if (p.unowned && c->reply.v[0].type == RESP_ERROR)
 				log_warn("store %s: %.*s", c->name, (int)c->reply.v[0].len,
 					 c->reply.v[0].p);
 		} else {
@@ -242,6 +248,8 @@ static int read_replies(struct rclient *c)
 		ssize_t n = recv(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
 		if (n == 0)
 			return ERR_CLOSED;
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
 			return errno == EAGAIN ? 0 : err_sys();
 		c->in.len += (size_t)n;

@@ -54,8 +54,8 @@ struct rclient_opts {
  * rclient_create - a client of the store at opts->addr on loop `l`; it
  * connects on the first call. The hello bytes are copied. 0 and *out, or
  * -ENOMEM. rclient_destroy closes the connection and drops waiting calls
- * without calling their callbacks; only once the loop has stopped (a write
- * may be scheduled for the end of the current batch).
+ * without calling their callbacks; only once the loop has stopped, or when
+ * rclient_idle (a write may be scheduled for the end of the current batch).
  */
 int rclient_create(struct loop *l, const struct rclient_opts *opts, struct rclient **out);
 void rclient_destroy(struct rclient *c);
@@ -76,8 +76,9 @@ int rclient_call(struct rclient *c, const char *cmd, size_t len, rclient_fn fn, 
  * already had it). */
 void rclient_cancel(struct rclient *c, uint64_t id);
 
-/* rclient_up - is the connection established now? */
-bool rclient_up(const struct rclient *c);
+/* rclient_idle - no call waits and nothing is scheduled: the client may be
+ * destroyed now, even while its loop runs. */
+bool rclient_idle(const struct rclient *c);
 
 /* rclient_addr - the store's address, as given. */
 const struct sock_addr *rclient_addr(const struct rclient *c);

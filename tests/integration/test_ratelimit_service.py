@@ -41,6 +41,19 @@ def test_redis_cell_readme_example(service):
     assert r.execute_command("CL.THROTTLE", "other", 15, 30, 60, 17)[:4] == [1, 16, 16, -1]
 
 
+def test_extreme_arguments_keep_a_sane_state(service):
+    _, r, _ = service
+    # A theoretical arrival time past 2^64 ns is held at the furthest one,
+    # not wrapped: the second request is refused, with sane figures.
+    first = r.execute_command("CL.THROTTLE", "big", 1000000000, 1, 100000000, 1000000000)
+    second = r.execute_command("CL.THROTTLE", "big", 1000000000, 1, 100000000, 1000000000)
+    assert first[0] == 0 and second[0] == 1 and min(second[2], second[4]) >= 0
+    # An emission interval under a microsecond: redis-cell's division by
+    # zero saturates; never a negative count.
+    reply = r.execute_command("CL.THROTTLE", "fast", 5, 1000000000, 1)
+    assert reply[0] == 0 and reply[2] >= 0
+
+
 def test_pipelined_and_redis_cli(service):
     addr, r, _ = service
     pipe = r.pipeline(transaction=False)

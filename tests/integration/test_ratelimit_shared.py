@@ -266,9 +266,12 @@ def test_a_request_body_waits_with_its_request(http_backend, start_redis, shared
     body = b"x" * 200000
     store.proc.signal(signal.SIGSTOP)
     try:
+        t0 = time.monotonic()
         rs, _, _ = exchange_raw(lb.addr, b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
                                 b"Connection: close\r\n\r\n%s" % (len(body), body))
+        took = time.monotonic() - t0
     finally:
         store.proc.signal(signal.SIGCONT)
-    assert rs[0].status == 200
+    assert rs[0].status == 200 and took >= 0.28  # it waited for the store
+    assert store_errors(lb) == 1  # and was let through by on-store-error
     assert len(b.requests) == 1 and b.requests[0].body == body

@@ -223,6 +223,13 @@ static void test_policies_and_names(void **state)
 	assert_int_equal(rl_algo_parse("bucket", &a), ERR_CONFIG);
 }
 
+/* An rl_table_apply callback: the key is idle from *(uint64_t *)arg on. */
+static uint64_t idle_at(struct rl_state *st, void *arg)
+{
+	(void)st;
+	return *(uint64_t *)arg;
+}
+
 static void test_table_bounds_and_expiry(void **state)
 {
 	(void)state;
@@ -252,7 +259,27 @@ static void test_table_bounds_and_expiry(void **state)
 	rl_table_expire(t, 101 * MS);
 	assert_int_equal(rl_table_keys(t), 0);
 	assert_true(rl_table_entry_bytes(t) < 200);
+	/* Exactly max_keys keys in use: every one is kept (uneven stripes do
+	 * not evict below the bound), so each remembers its spent token. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < 1000; k++) {
+			int n = snprintf(key, sizeof(key), "user-%d", k);
+			rl_table_decide(t, key, (size_t)n, 200 * MS, 1, &r);
+			if (r.remaining != (pass ? 8u : 9u))
+				fail_msg("key %d forgot its state on pass %d", k, pass);
+		}
+	assert_int_equal(rl_table_keys(t), 1000);
+	/* The sweep drops an idle key even behind one that is still busy
+	 * (CL.THROTTLE's keys each have their own period). */
+	struct rl_table *mixed;
+	assert_int_equal(rl_table_create(&p, 100, &mixed), 0);
+	uint64_t day = 86400 * S, second = 1 * S;
+	rl_table_apply(mixed, "busy", 4, 0, idle_at, &day);
+	rl_table_apply(mixed, "brief", 5, 0, idle_at, &second);
+	rl_table_expire(mixed, 2 * S);
+	assert_int_equal(rl_table_keys(mixed), 1);
 	rl_table_unref(t);
+	rl_table_unref(mixed);
 }
 
 struct race {

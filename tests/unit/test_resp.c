@@ -118,6 +118,9 @@ static void test_store_call_reads_back_as_a_command(void **state)
 	assert_int_equal(cmd.argc, 3 + 2 + 2 * 6);
 	assert_true(resp_arg_is(&cmd.args[0], "EVALSHA"));
 	assert_int_equal(cmd.args[1].len, 40);
+	assert_int_equal(strlen(rlstore_sha()), 40);
+	assert_memory_equal(cmd.args[1].p, rlstore_sha(), 40);
+	assert_int_equal(strspn(rlstore_sha(), "0123456789abcdef"), 40);
 	assert_true(resp_arg_is(&cmd.args[2], "2"));
 	assert_true(resp_arg_is(&cmd.args[3], "strata:rl:token:per-ip:10.0.0.1"));
 	assert_int_equal(cmd.args[4].len, strlen("strata:rl:gcra:api:") + 5);
