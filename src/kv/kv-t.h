@@ -53,16 +53,15 @@ struct kv_server {
 	struct kv_store store;
 	struct kv_disk *disk;             /* lmdb engine */
 	size_t max_key;                   /* 0: any length; lmdb: its key limit */
-	bool disk_failed;                 /* the last commit failed: writes refused */
 	unsigned ticks;
 	struct rl_table *throttle;        /* CL.THROTTLE's keys */
 	uint64_t started_ms;
-	uint64_t hits, misses, commands, rejected_oom;
+	uint64_t hits, misses, commands, rejected_oom;  /* INFO stats, reset by RESETSTAT */
 };
 
 struct kv_ctx {
 	struct kv_server *srv;
-	struct kv_store *store;
+	struct kv_store *store;           /* &srv->store, the one a command works on */
 	struct respd_client *cl;
 	const struct resp_command *cmd;
 	struct buf *out;

@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "algo/ratelimit.h"
-#include "algo/rltable.h"
-#include "core/err.h"
 #include "core/glob.h"
+#include "kv/kvdisk.h"
 #include "kv/kvserver.h"
+#include "ratelimit/rlcell.h"
 
 #define E_SYNTAX   "ERR syntax error"
 #define E_INT      "ERR value is not an integer or out of range"
@@ -22,7 +21,9 @@
 #define E_NOMEM    "ERR out of memory"
 #define E_TOOBIG   "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
-enum { WRITE = 1, NOAUTH = 2 };
+/* WRITE: changes the keyspace (refused while the lmdb store cannot be
+ * written); DENYOOM: may add memory (eviction first, as Redis's flag). */
+enum { WRITE = 1, DENYOOM = 2, NOAUTH = 4 };
 
 static const struct resp_arg *arg(const struct kv_ctx *c, size_t i)
 {
@@ -52,6 +53,13 @@ static void value(struct kv_ctx *c, struct kv_entry *e)
 static struct kv_entry *find(struct kv_ctx *c, size_t i)
 {
 	return kvstore_find(c->store, arg(c, i)->p, arg(c, i)->len, true);
+}
+
+/* A lookup that is no use of the key (EXISTS, TYPE, TTL...: Redis's
+ * LOOKUP_NOTOUCH), so it does not sway LRU or LFU eviction. */
+static struct kv_entry *peek(struct kv_ctx *c, size_t i)
+{
+	return kvstore_find(c->store, arg(c, i)->p, arg(c, i)->len, false);
 }
 
 /* A lookup that counts in keyspace_hits / keyspace_misses. */
@@ -283,12 +291,17 @@ static void cmd_mget(struct kv_ctx *c)
 	}
 }
 
-static bool even_pairs(struct kv_ctx *c)
+/* MSET's and MSETNX's arguments: pairs, every key storable (checked before
+ * anything is written, so the command is all or nothing). */
+static bool pairs_ok(struct kv_ctx *c)
 {
 	if (c->cmd->argc % 2 == 0) {
 		respd_wrong_arity(c->out, c->cmd);
 		return false;
 	}
+	for (size_t i = 1; i < c->cmd->argc; i += 2)
+		if (!key_fits(c, arg(c, i)->len))
+			return false;
 	return true;
 }
 
@@ -303,13 +316,13 @@ static int set_pairs(struct kv_ctx *c)
 
 static void cmd_mset(struct kv_ctx *c)
 {
-	if (even_pairs(c) && set_pairs(c) == 0)
+	if (pairs_ok(c) && set_pairs(c) == 0)
 		ok(c);
 }
 
 static void cmd_msetnx(struct kv_ctx *c)
 {
-	if (!even_pairs(c))
+	if (!pairs_ok(c))
 		return;
 	for (size_t i = 1; i < c->cmd->argc; i += 2)
 		if (find(c, i)) {
@@ -547,13 +560,13 @@ static void cmd_exists(struct kv_ctx *c)
 {
 	int64_t n = 0;
 	for (size_t i = 1; i < c->cmd->argc; i++)
-		n += find(c, i) != NULL;
+		n += peek(c, i) != NULL;
 	resp_int(c->out, n);
 }
 
 static void cmd_type(struct kv_ctx *c)
 {
-	resp_simple(c->out, find(c, 1) ? "string" : "none");
+	resp_simple(c->out, peek(c, 1) ? "string" : "none");
 }
 
 static void rename_key(struct kv_ctx *c, bool nx)
@@ -666,7 +679,7 @@ static void cmd_pexpireat(struct kv_ctx *c)
 /* TTL family: -2 no key, -1 no TTL; `absolute` gives the Unix time. */
 static void ttl(struct kv_ctx *c, bool ms, bool absolute)
 {
-	struct kv_entry *e = find(c, 1);
+	struct kv_entry *e = peek(c, 1);
 	if (!e || !e->expire_ms) {
 		resp_int(c->out, e ? -1 : -2);
 		return;
@@ -783,6 +796,8 @@ static void cmd_scan(struct kv_ctx *c)
 				err(c, E_SYNTAX);
 				return;
 			}
+			if (count > INT64_MAX / 10)
+				count = INT64_MAX / 10;  /* the bucket bound below must not overflow */
 		} else if (resp_arg_is(arg(c, i), "type")) {
 			k.strings_only_none = !resp_arg_is(arg(c, i + 1), "string");
 		} else {
@@ -846,45 +861,9 @@ static void cmd_function(struct kv_ctx *c)
 		err(c, "ERR strata kv has no functions: only FUNCTION FLUSH is understood");
 }
 
-/* CL.THROTTLE key max_burst count period [quantity], as strata ratelimit serve. */
-struct throttle {
-	uint64_t now;
-	int64_t burst, count, period, quantity;
-	struct rl_cell_reply reply;
-};
-
-static uint64_t throttle(struct rl_state *st, void *arg)
-{
-	struct throttle *t = arg;
-	return rl_cell_throttle(st, t->now, t->burst, t->count, t->period, t->quantity, &t->reply);
-}
-
 static void cmd_throttle(struct kv_ctx *c)
 {
-	struct throttle t = { .quantity = 1 };
-	if (c->cmd->argc > 6) {
-		respd_wrong_arity(c->out, c->cmd);
-		return;
-	}
-	if (resp_arg_int(arg(c, 2), &t.burst) < 0 || resp_arg_int(arg(c, 3), &t.count) < 0 ||
-	    resp_arg_int(arg(c, 4), &t.period) < 0 ||
-	    (c->cmd->argc == 6 && resp_arg_int(arg(c, 5), &t.quantity) < 0) || t.burst < 0 ||
-	    t.count < 1 || t.period < 1 || t.quantity < 0 || t.burst > 1000000000 ||
-	    t.count > 1000000000 || t.period > 100000000 || t.quantity > 1000000000) {
-		err(c, E_INT);
-		return;
-	}
-	t.now = (uint64_t)c->store->now_ms * 1000000ULL;
-	if (rl_table_apply(c->srv->throttle, arg(c, 1)->p, arg(c, 1)->len, t.now, throttle, &t) < 0) {
-		err(c, E_NOMEM);
-		return;
-	}
-	resp_array(c->out, 5);
-	resp_int(c->out, t.reply.limited);
-	resp_int(c->out, t.reply.limit);
-	resp_int(c->out, t.reply.remaining);
-	resp_int(c->out, t.reply.retry_after_s);
-	resp_int(c->out, t.reply.reset_after_s);
+	rlcell_command(c->srv->throttle, c->cmd, loop_clock_ns(), c->out);
 }
 
 /* ---- the table ---- */
@@ -898,49 +877,49 @@ struct command {
 
 static const struct command commands[] = {
 	{ "get", 2, 0, cmd_get },
-	{ "set", -3, WRITE, cmd_set },
-	{ "setnx", 3, WRITE, cmd_setnx },
-	{ "setex", 4, WRITE, cmd_setex },
-	{ "psetex", 4, WRITE, cmd_psetex },
-	{ "getset", 3, WRITE, cmd_getset },
-	{ "getdel", 2, 0, cmd_getdel },
-	{ "getex", -2, 0, cmd_getex },
+	{ "set", -3, WRITE | DENYOOM, cmd_set },
+	{ "setnx", 3, WRITE | DENYOOM, cmd_setnx },
+	{ "setex", 4, WRITE | DENYOOM, cmd_setex },
+	{ "psetex", 4, WRITE | DENYOOM, cmd_psetex },
+	{ "getset", 3, WRITE | DENYOOM, cmd_getset },
+	{ "getdel", 2, WRITE, cmd_getdel },
+	{ "getex", -2, WRITE, cmd_getex },
 	{ "mget", -2, 0, cmd_mget },
-	{ "mset", -3, WRITE, cmd_mset },
-	{ "msetnx", -3, WRITE, cmd_msetnx },
-	{ "append", 3, WRITE, cmd_append },
+	{ "mset", -3, WRITE | DENYOOM, cmd_mset },
+	{ "msetnx", -3, WRITE | DENYOOM, cmd_msetnx },
+	{ "append", 3, WRITE | DENYOOM, cmd_append },
 	{ "strlen", 2, 0, cmd_strlen },
 	{ "getrange", 4, 0, cmd_getrange },
-	{ "setrange", 4, WRITE, cmd_setrange },
-	{ "incr", 2, WRITE, cmd_incr },
-	{ "decr", 2, WRITE, cmd_decr },
-	{ "incrby", 3, WRITE, cmd_incrby },
-	{ "decrby", 3, WRITE, cmd_decrby },
-	{ "incrbyfloat", 3, WRITE, cmd_incrbyfloat },
-	{ "del", -2, 0, cmd_del },
-	{ "unlink", -2, 0, cmd_del },
+	{ "setrange", 4, WRITE | DENYOOM, cmd_setrange },
+	{ "incr", 2, WRITE | DENYOOM, cmd_incr },
+	{ "decr", 2, WRITE | DENYOOM, cmd_decr },
+	{ "incrby", 3, WRITE | DENYOOM, cmd_incrby },
+	{ "decrby", 3, WRITE | DENYOOM, cmd_decrby },
+	{ "incrbyfloat", 3, WRITE | DENYOOM, cmd_incrbyfloat },
+	{ "del", -2, WRITE, cmd_del },
+	{ "unlink", -2, WRITE, cmd_del },
 	{ "exists", -2, 0, cmd_exists },
 	{ "type", 2, 0, cmd_type },
-	{ "rename", 3, WRITE, cmd_rename },
-	{ "renamenx", 3, WRITE, cmd_renamenx },
-	{ "expire", -3, 0, cmd_expire },
-	{ "pexpire", -3, 0, cmd_pexpire },
-	{ "expireat", -3, 0, cmd_expireat },
-	{ "pexpireat", -3, 0, cmd_pexpireat },
+	{ "rename", 3, WRITE | DENYOOM, cmd_rename },
+	{ "renamenx", 3, WRITE | DENYOOM, cmd_renamenx },
+	{ "expire", -3, WRITE, cmd_expire },
+	{ "pexpire", -3, WRITE, cmd_pexpire },
+	{ "expireat", -3, WRITE, cmd_expireat },
+	{ "pexpireat", -3, WRITE, cmd_pexpireat },
 	{ "ttl", 2, 0, cmd_ttl },
 	{ "pttl", 2, 0, cmd_pttl },
 	{ "expiretime", 2, 0, cmd_expiretime },
 	{ "pexpiretime", 2, 0, cmd_pexpiretime },
-	{ "persist", 2, 0, cmd_persist },
+	{ "persist", 2, WRITE, cmd_persist },
 	{ "keys", 2, 0, cmd_keys },
 	{ "scan", -2, 0, cmd_scan },
 	{ "randomkey", 1, 0, cmd_randomkey },
 	{ "dbsize", 1, 0, cmd_dbsize },
-	{ "flushall", -1, 0, cmd_flushall },
-	{ "flushdb", -1, 0, cmd_flushall },
+	{ "flushall", -1, WRITE, cmd_flushall },
+	{ "flushdb", -1, WRITE, cmd_flushall },
 	{ "select", 2, 0, cmd_select },
 	{ "function", -2, 0, cmd_function },
-	{ "cl.throttle", -5, WRITE, cmd_throttle },
+	{ "cl.throttle", -5, 0, cmd_throttle },  /* its own bounded table */
 	{ "info", -1, 0, kvserver_info },
 	{ "config", -2, 0, kvserver_config },
 	{ "hello", -1, NOAUTH, kvserver_hello },
@@ -969,18 +948,18 @@ bool kvcmd_run(struct kv_ctx *c)
 		respd_wrong_arity(c->out, c->cmd);
 		return true;
 	}
-	if ((cmd->flags & WRITE) && c->srv->disk_failed) {
+	if ((cmd->flags & WRITE) && c->srv->disk && kvdisk_failed(c->srv->disk)) {
 		err(c, "MISCONF strata kv cannot write to its lmdb store (see INFO persistence and "
 		    "the log): writes are refused until it can");
 		return true;
 	}
-	if ((cmd->flags & WRITE) && kvstore_make_room(c->store) < 0) {
+	if ((cmd->flags & DENYOOM) && kvstore_make_room(c->store) < 0) {
 		c->srv->rejected_oom++;
 		err(c, E_OOM);
 		return true;
 	}
 	cmd->fn(c);
-	if (cmd->flags & WRITE)
+	if (cmd->flags & DENYOOM)
 		kvstore_make_room(c->store);  /* what the write added, so the bound holds after it */
 	return true;
 }

@@ -50,8 +50,9 @@ static inline size_t kvdict_size(const struct kv_dict *d) { return d->used[0] + 
 /* kvdict_find - the entry of key[0..len), or NULL. */
 struct kv_entry *kvdict_find(struct kv_dict *d, const void *key, size_t len);
 
-/* kvdict_add - insert e, whose key is not in the table. 0 or -ENOMEM
- * (when growing fails the entry still goes in: chains just get longer). */
+/* kvdict_add - insert e, whose key is not in the table. 0 (when growing
+ * fails the entry still goes in: chains just get longer), or -ENOMEM when
+ * the first bucket array cannot be allocated (e is then not in). */
 int kvdict_add(struct kv_dict *d, struct kv_entry *e);
 
 /* kvdict_replace - put `e` where `old` (same key) was; old is unlinked and

@@ -21,6 +21,7 @@ struct kv_disk {
 	size_t map_size;
 	struct buf noted;                 /* keys to write: size_t length, bytes */
 	bool flushed;                     /* every key went away first */
+	bool rewrite;                     /* noting ran out of memory: write every key */
 	uint64_t commits;
 	char error[160];
 };
@@ -50,14 +51,45 @@ static void note(void *arg, const void *key, size_t len)
 		buf_reset(&d->noted);
 		return;
 	}
+	if (d->rewrite)
+		return;
 	buf_append(&d->noted, &len, sizeof(len));
 	buf_append(&d->noted, key, len);
+	if (d->noted.oom) {
+		/* The list is lost: the next commit writes the whole store. */
+		buf_free(&d->noted);
+		d->rewrite = true;
+	}
+}
+
+struct rewrite_all {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+};
+
+static int put(MDB_txn *txn, MDB_dbi dbi, struct kv_entry *e)
+{
+	MDB_val k = { e->klen, e->data }, v = { sizeof(int64_t) + e->vlen, NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	if (rc == 0) {
+		memcpy(v.mv_data, &e->expire_ms, sizeof(int64_t));
+		memcpy((char *)v.mv_data + sizeof(int64_t), kv_entry_value(e), e->vlen);
+	}
+	return rc;
+}
+
+static void put_entry(struct kv_entry *e, void *arg)
+{
+	struct rewrite_all *w = arg;
+	if (w->rc == 0)
+		w->rc = put(w->txn, w->dbi, e);
 }
 
 /* Load every live record; expired ones are deleted. */
 static int load(struct kv_disk *d, char *err, size_t errlen)
 {
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
@@ -91,6 +123,11 @@ static int load(struct kv_disk *d, char *err, size_t errlen)
 		}
 	}
 	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		snprintf(err, errlen, "cannot read the store: %s", mdb_strerror(rc));
+		mdb_txn_abort(txn);
+		return ERR_CONFIG;
+	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot update the store: %s", mdb_strerror(rc));
@@ -164,22 +201,25 @@ static int write_noted(struct kv_disk *d)
 	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	if (rc != 0)
 		return rc;
-	if (d->flushed)
+	if (d->flushed || d->rewrite)
 		rc = mdb_drop(txn, d->dbi, 0);
+	if (rc == 0 && d->rewrite) {
+		struct rewrite_all w = { txn, d->dbi, 0 };
+		uint64_t cursor = 0;
+		do
+			cursor = kvdict_scan(&d->store->dict, cursor, put_entry, &w);
+		while (cursor && w.rc == 0);
+		rc = w.rc;
+	}
 	for (size_t off = d->noted.off; rc == 0 && off < d->noted.len;) {
 		size_t len;
 		memcpy(&len, d->noted.data + off, sizeof(len));
 		const char *key = d->noted.data + off + sizeof(len);
 		off += sizeof(len) + len;
-		MDB_val k = { len, (void *)key }, v;
+		MDB_val k = { len, (void *)key };
 		struct kv_entry *e = kvstore_peek(d->store, key, len);
 		if (e && !kvstore_expired(d->store, e)) {
-			v.mv_size = sizeof(int64_t) + e->vlen;
-			rc = mdb_put(txn, d->dbi, &k, &v, MDB_RESERVE);
-			if (rc == 0) {
-				memcpy(v.mv_data, &e->expire_ms, sizeof(int64_t));
-				memcpy((char *)v.mv_data + sizeof(int64_t), kv_entry_value(e), e->vlen);
-			}
+			rc = put(txn, d->dbi, e);
 		} else {
 			rc = mdb_del(txn, d->dbi, &k, NULL);
 			if (rc == MDB_NOTFOUND)
@@ -195,12 +235,8 @@ static int write_noted(struct kv_disk *d)
 
 int kvdisk_commit(struct kv_disk *d)
 {
-	if (d->noted.len == d->noted.off && !d->flushed)
+	if (d->noted.len == d->noted.off && !d->flushed && !d->rewrite && !d->error[0])
 		return 0;
-	if (d->noted.oom) {
-		snprintf(d->error, sizeof(d->error), "out of memory noting the keys to write");
-		return -ENOMEM;
-	}
 	int rc = write_noted(d);
 	while (rc == MDB_MAP_FULL) {
 		d->map_size *= 2;
@@ -215,7 +251,7 @@ int kvdisk_commit(struct kv_disk *d)
 		return ERR_CONFIG;
 	}
 	buf_reset(&d->noted);
-	d->flushed = false;
+	d->flushed = d->rewrite = false;
 	d->error[0] = '\0';
 	d->commits++;
 	return 0;
@@ -225,6 +261,11 @@ void kvdisk_tick(struct kv_disk *d)
 {
 	if (d->mode == KV_FSYNC_EVERYSEC)
 		mdb_env_sync(d->env, 1);
+}
+
+bool kvdisk_failed(const struct kv_disk *d)
+{
+	return d->error[0] != '\0';
 }
 
 const char *kvdisk_error(const struct kv_disk *d)

@@ -21,6 +21,7 @@
 #ifndef STRATA_KVDISK_H
 #define STRATA_KVDISK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,9 +55,11 @@ int kvdisk_commit(struct kv_disk *d);
 /* kvdisk_tick - once a second: sync in everysec mode. */
 void kvdisk_tick(struct kv_disk *d);
 
-/* kvdisk_error - the last commit's failure ("" when none), kvdisk_pending -
- * keys noted and not yet committed, kvdisk_commits - commits so far. */
+/* kvdisk_error - the last commit's failure ("" when none); kvdisk_failed -
+ * did it fail (writes are then refused until one succeeds); kvdisk_commits -
+ * commits so far. */
 const char *kvdisk_error(const struct kv_disk *d);
+bool kvdisk_failed(const struct kv_disk *d);
 uint64_t kvdisk_commits(const struct kv_disk *d);
 
 #endif

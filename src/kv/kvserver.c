@@ -15,7 +15,6 @@
 #include "algo/rltable.h"
 #include "core/cli.h"
 #include "core/err.h"
-#include "core/glob.h"
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/workers.h"
@@ -100,9 +99,10 @@ static int set_runtime(struct kv_server *s, const char *key, const char *v, char
 			return -1;
 		}
 	} else if (strcasecmp(key, "maxmemory-samples") == 0) {
-		if (parse_bytes(v, &n) < 0 || n < 1 || n > 64)
+		long samples;
+		if (cli_parse_long(v, 1, 64, &samples) < 0)
 			goto bad;
-		s->store.samples = (int)n;
+		s->store.samples = (int)samples;
 	} else if (strcasecmp(key, "requirepass") == 0) {
 		if (strlen(v) >= sizeof(s->requirepass))
 			goto bad;
@@ -251,14 +251,6 @@ static uint64_t clients(const struct kv_server *s)
 	return n;
 }
 
-static uint64_t commands(const struct kv_server *s)
-{
-	uint64_t n = 0;
-	for (int i = 0; i < s->threads; i++)
-		n += respd_commands(s->respds[i]);
-	return n;
-}
-
 void kvserver_info(struct kv_ctx *c)
 {
 	struct kv_server *s = c->srv;
@@ -293,7 +285,7 @@ void kvserver_info(struct kv_ctx *c)
 		buf_printf(&b, "# Stats\r\ntotal_commands_processed:%" PRIu64 "\r\n"
 			   "keyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\n"
 			   "expired_keys:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\n"
-			   "rejected_oom:%" PRIu64 "\r\n\r\n", commands(s), s->hits,
+			   "rejected_oom:%" PRIu64 "\r\n\r\n", s->commands, s->hits,
 			   s->misses, st->expired, st->evicted, s->rejected_oom);
 	if (wants(c, "keyspace")) {
 		buf_puts(&b, "# Keyspace\r\n");
@@ -352,22 +344,14 @@ void kvserver_config(struct kv_ctx *c)
 	const struct resp_command *cmd = c->cmd;
 	if (resp_arg_is(&cmd->args[1], "get") && cmd->argc >= 3) {
 		struct param p[20];
+		const char *names[20], *values[20];
 		int n = params(s, p);
-		bool hit[20] = { false };
-		size_t matched = 0;
-		for (size_t a = 2; a < cmd->argc; a++)
-			for (int i = 0; i < n; i++)
-				if (!hit[i] && glob_match(cmd->args[a].p, cmd->args[a].len, p[i].name,
-							  strlen(p[i].name), true)) {
-					hit[i] = true;
-					matched++;
-				}
-		resp_map(c->out, matched, c->cl->proto);
-		for (int i = 0; i < n; i++)
-			if (hit[i]) {
-				resp_bulk(c->out, p[i].name, strlen(p[i].name));
-				resp_bulk(c->out, p[i].value, strlen(p[i].value));
-			}
+		for (int i = 0; i < n; i++) {
+			names[i] = p[i].name;
+			values[i] = p[i].value;
+		}
+		respd_config_get(c->out, c->cl->proto, &cmd->args[2], cmd->argc - 2, names, values,
+				 (size_t)n);
 	} else if (resp_arg_is(&cmd->args[1], "set") && cmd->argc >= 4 && cmd->argc % 2 == 0) {
 		for (size_t a = 2; a < cmd->argc; a += 2) {
 			char key[64], value[600], why[200], msg[400];
@@ -387,7 +371,7 @@ void kvserver_config(struct kv_ctx *c)
 		}
 		resp_simple(c->out, "OK");
 	} else if (resp_arg_is(&cmd->args[1], "resetstat") && cmd->argc == 2) {
-		s->hits = s->misses = s->rejected_oom = 0;
+		s->hits = s->misses = s->rejected_oom = s->commands = 0;
 		s->store.expired = s->store.evicted = 0;
 		resp_simple(c->out, "OK");
 	} else {
@@ -399,12 +383,13 @@ void kvserver_config(struct kv_ctx *c)
 	}
 }
 
+/* Redis's default user: any password opens it while none is configured. */
 static bool password_ok(struct kv_server *s, const struct resp_arg *user, const struct resp_arg *pass)
 {
 	if (user && !resp_arg_is(user, "default"))
 		return false;
-	return pass->len == strlen(s->requirepass) &&
-	       memcmp(pass->p, s->requirepass, pass->len) == 0;
+	return !s->requirepass[0] || (pass->len == strlen(s->requirepass) &&
+	       memcmp(pass->p, s->requirepass, pass->len) == 0);
 }
 
 void kvserver_auth(struct kv_ctx *c)
@@ -414,7 +399,7 @@ void kvserver_auth(struct kv_ctx *c)
 		resp_error(c->out, "ERR syntax error");
 		return;
 	}
-	if (!c->srv->requirepass[0]) {
+	if (!c->srv->requirepass[0] && cmd->argc == 2) {
 		resp_error(c->out, "ERR AUTH <password> called without any password configured for "
 			   "the default user. Are you sure your configuration is correct?");
 		return;
@@ -438,8 +423,7 @@ void kvserver_hello(struct kv_ctx *c)
 	}
 	for (size_t i = 2; i < cmd->argc; i++) {
 		if (resp_arg_is(&cmd->args[i], "auth") && i + 2 < cmd->argc) {
-			if (!c->srv->requirepass[0] ||
-			    !password_ok(c->srv, &cmd->args[i + 1], &cmd->args[i + 2])) {
+			if (!password_ok(c->srv, &cmd->args[i + 1], &cmd->args[i + 2])) {
 				resp_error(c->out, "WRONGPASS invalid username-password pair or user is "
 					   "disabled.");
 				return;
@@ -485,16 +469,17 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 		   struct buf *out)
 {
 	struct kv_server *s = arg;
+	pthread_mutex_lock(&s->lock);  /* CONFIG SET may change the settings read here */
 	if (!s->requirepass[0])
 		cl->authed = true;  /* (a password set later by CONFIG SET applies to new clients) */
 	if (!cl->local && s->protected_mode && !s->requirepass[0]) {
+		pthread_mutex_unlock(&s->lock);
 		resp_error(out, "DENIED strata kv is running in protected mode because no password is "
 			   "set: only loopback clients are served. Set --requirepass, or start with "
 			   "--protected-mode no if the network is trusted.");
 		cl->close = true;
 		return true;
 	}
-	pthread_mutex_lock(&s->lock);
 	kvstore_clock(&s->store, now_ms());
 	struct kv_ctx c = { s, &s->store, cl, cmd, out };
 	bool known = kvcmd_run(&c);
@@ -508,7 +493,6 @@ static int commit(void *arg)
 	struct kv_server *s = arg;
 	pthread_mutex_lock(&s->lock);
 	int rc = kvdisk_commit(s->disk);
-	s->disk_failed = rc < 0;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -518,16 +502,14 @@ static void cron(struct timer *t)
 	struct kv_server *s = container_of(t, struct kv_server, cron);
 	pthread_mutex_lock(&s->lock);
 	kvstore_clock(&s->store, now_ms());
+	kvstore_expire_cycle(&s->store, 25000);  /* at most a quarter of the interval */
+	kvdict_rehash(&s->store.dict, 1000);
 	if (s->disk) {
-		if (s->disk_failed)
-			s->disk_failed = kvdisk_commit(s->disk) < 0;  /* try again */
+		/* What expiry removed; after a failure, the retry that lifts MISCONF. */
+		kvdisk_commit(s->disk);
 		if (++s->ticks % (1000 / CRON_MS) == 0)
 			kvdisk_tick(s->disk);
 	}
-	kvstore_expire_cycle(&s->store, 25000);  /* at most a quarter of the interval */
-	kvdict_rehash(&s->store.dict, 1000);
-	if (s->disk)
-		kvdisk_commit(s->disk);  /* what expiry and eviction removed */
 	rl_table_expire(s->throttle, (uint64_t)s->store.now_ms * 1000000ULL);
 	pthread_mutex_unlock(&s->lock);
 	loop_timer_arm(s->loop, t, CRON_MS);

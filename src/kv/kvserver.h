@@ -3,8 +3,10 @@
  * starting point, chapter 1's cache and session tier), speaking the Redis
  * protocol (RESP2, RESP3 after HELLO 3) so Redis clients work unchanged.
  *
- * One event loop owns the keyspace (as Redis's main thread); a timer runs
- * active expiry and incremental rehashing ten times a second. The server's
+ * Worker loops (--threads) read, parse and answer clients; commands run one
+ * at a time under the keyspace's lock. The main loop handles signals and a
+ * timer that runs active expiry and incremental rehashing (and the lmdb
+ * engine's retries and syncs) ten times a second. The server's
  * own commands are here; the data commands are in kvcmd.c.
  */
 #ifndef STRATA_KVSERVER_H

@@ -4,9 +4,9 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/err.h"
+#include "core/loop.h"
 
 #define LFU_INIT 5                   /* a new key's counter, as Redis's */
 #define LFU_LOG_FACTOR 10
@@ -166,12 +166,14 @@ int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *va
 		e->klen = (uint32_t)klen;
 		e->lfu = old ? old->lfu : LFU_INIT;
 		e->expire_ms = old ? old->expire_ms : 0;  /* counted below as it changes */
+		e->seq = old ? old->seq : ++s->seq;  /* fifo: creation order */
 		if (old) {
 			kvdict_replace(&s->dict, old, e);
 			s->bytes -= footprint(old);
 			free(old);
-		} else {
-			kvdict_add(&s->dict, e);
+		} else if (kvdict_add(&s->dict, e) < 0) {
+			free(e);
+			return -ENOMEM;
 		}
 		s->bytes += footprint(e);
 	}
@@ -183,7 +185,6 @@ int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *va
 	else if (!e->expire_ms && expire_ms)
 		s->volatile_keys++;
 	e->expire_ms = expire_ms;
-	e->seq = ++s->seq;
 	e->access = clock32(s);
 	changed(s, key, klen);
 	if (out)
@@ -218,6 +219,7 @@ int kvstore_rename(struct kv_store *s, struct kv_entry *e, const void *to, size_
 		return rc;
 	n->lfu = e->lfu;
 	n->access = e->access;
+	n->seq = e->seq;
 	drop(s, e);
 	return 0;
 }
@@ -286,19 +288,11 @@ static void collect(struct kv_entry *e, void *arg)
 		w->dead[w->n++] = e;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 size_t kvstore_expire_cycle(struct kv_store *s, uint64_t budget_us)
 {
 	size_t total = 0;
-	uint64_t until = now_us() + budget_us;
-	kvdict_rehash(&s->dict, 100);
-	while (s->volatile_keys && now_us() < until) {
+	uint64_t until = loop_clock_ns() / 1000 + budget_us;
+	while (s->volatile_keys && loop_clock_ns() / 1000 < until) {
 		/* Some buckets (at least 20 keys) per round; go on while a quarter
 		 * of what was seen had expired, as Redis's cycle does. */
 		struct sweep w = { .s = s };

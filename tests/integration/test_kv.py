@@ -72,7 +72,7 @@ def test_set_and_its_options(kv):
 def test_string_commands(kv):
     assert kv.setnx("a", "1") is True and kv.setnx("a", "2") is False
     assert kv.setex("s", 100, "v") is True and 99 <= kv.ttl("s") <= 100
-    assert kv.psetex("s", 5000, "v") is True and kv.pttl("s") <= 5000
+    assert kv.psetex("s", 5000, "v") is True and 4000 < kv.pttl("s") <= 5000
     assert error_of(kv, "SETEX", "s", 0, "v") == "invalid expire time in 'setex' command"
     assert error_of(kv, "PSETEX", "s", -5, "v") == "invalid expire time in 'psetex' command"
     assert kv.getset("a", "3") == b"1" and kv.getset("fresh", "x") is None
@@ -294,6 +294,8 @@ def test_requirepass(start_kv):
 
 def test_auth_without_a_password(kv):
     assert "without any password configured" in error_of(kv, "AUTH", "x")
+    # As Redis: the default user takes any password while none is set.
+    assert kv.execute_command("AUTH", "default", "anything") is True
 
 
 def test_config_get_set(kv):
@@ -307,7 +309,10 @@ def test_config_get_set(kv):
     assert "CONFIG SET failed" in error_of(kv, "CONFIG", "SET", "maxmemory-policy", "random")
     assert kv.config_get("save") == {"save": ""} and kv.config_get("appendonly") == \
         {"appendonly": "no"}
+    kv.get("missing")
     assert kv.execute_command("CONFIG", "RESETSTAT") == b"OK"
+    stats = kv.info("stats")
+    assert stats["keyspace_misses"] == 0 and stats["total_commands_processed"] <= 1
     info = kv.info()
     for k in ("redis_version", "connected_clients", "used_memory", "maxmemory",
               "total_commands_processed", "keyspace_hits", "evicted_keys"):
@@ -333,6 +338,8 @@ def test_noeviction_refuses_writes_but_serves_reads(start_kv):
     assert "OOM command not allowed when used memory > 'maxmemory'" in str(e.value)
     assert c.info("memory")["used_memory"] <= 1024 * 1024 + 300
     assert c.get("k:0") == b"x" * 100 and c.delete("k:0") == 1  # reads and deletes still work
+    # CL.THROTTLE keeps its own bounded table: not refused, evicts nothing.
+    assert c.execute_command("CL.THROTTLE", "u", 1, 1, 60)[0] == 0
 
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-fifo"])
@@ -365,8 +372,9 @@ def test_volatile_ttl_evicts_only_keys_with_a_ttl_nearest_first(start_kv):
     assert early > 50  # the far-from-expiring ones stay longer
     c.flushall()
     fill(c, 30000 // 3, prefix="only")
-    with pytest.raises(redis.ResponseError):
+    with pytest.raises(redis.ResponseError) as e:
         fill(c, 30000, prefix="more")  # nothing with a TTL to evict: refused
+    assert "OOM command not allowed" in str(e.value)
 
 
 def test_redis_cli_and_redis_benchmark(start_kv):
@@ -400,7 +408,9 @@ def test_threads_serve_clients_in_parallel_and_commands_stay_atomic(start_kv):
     for t in ts:
         t.join(60)
     assert c.get("counter") == b"4000" and c.strlen("log") == 4000
-    assert c.info("clients")["connected_clients"] >= 1
+    others = [redis.Redis(host=host, port=port) for _ in range(3)]
+    assert all(o.ping() for o in others)
+    assert c.info("clients")["connected_clients"] >= 4  # counted across the threads
     r = subprocess.run(["redis-benchmark", "-h", host, "-p", str(port), "-t", "set,get",
                         "-n", "20000", "-c", "20", "-q"], capture_output=True, text=True,
                        timeout=60)
@@ -515,6 +525,10 @@ def test_lmdb_flush_eviction_and_limits(start_lmdb):
     kept = c.dbsize()
     assert 0 < kept < 20000
     assert "key too long for the lmdb engine" in error_of(c, "SET", "k" * 600, "v")
+    # MSET and MSETNX are all or nothing: a key too long refuses every pair.
+    for cmd in ("MSET", "MSETNX"):
+        assert "key too long" in error_of(c, cmd, "short", "1", "k" * 600, "2")
+        assert c.exists("short") == 0
     p.signal(15)
     p.wait(10)
     p, c, _ = start_lmdb("--maxmemory", "1mb", "--maxmemory-policy", "allkeys-lru", addr=addr)
