@@ -779,8 +779,11 @@ static bool read_response_head(struct http_session *s)
 static void finish_exchange(struct http_session *s)
 {
 	log_request(s);
+	/* Bytes or a FIN the server sent after the response (seen as readiness,
+	 * since its reads stop at the body's end) make the connection unfit. */
 	bool reusable = s->server_reusable && s->req_body.done && buf_pending(&s->sout) == 0 &&
-			buf_pending(&s->sin) == 0 && s->res_body.frame != FRAME_CLOSE;
+			buf_pending(&s->sin) == 0 && s->res_body.frame != FRAME_CLOSE &&
+			s->sc && !s->sc->end.readable && !s->sc->end.rdhup;
 	release_server(s, reusable);
 	struct lb_worker *w = s->w;
 	buf_give(w, &s->sin);

@@ -40,7 +40,7 @@ def test_text_access_log_line(http_backend, http_lb):
     assert (m["method"], m["target"], m["version"], m["status"]) == \
         ("GET", "/path/x?y=1&z=%20", "HTTP/1.1", "200")
     assert (m["pool"], m["server"]) == ("default", "rec")
-    assert int(m["bytes"]) in (len(r.body), len(r.raw)), (m["bytes"], len(r.raw))
+    assert int(m["bytes"]) == len(r.raw), (m["bytes"], len(r.raw))
     assert m["rid"] == be.requests[0].get("X-Request-Id")
     assert re.match(r"^[0-9a-f]{32}$", m["rid"])
 
@@ -108,9 +108,9 @@ def test_json_access_log(http_backend, http_lb):
     assert rec["client"] == "127.0.0.1:%d" % port
     assert rec["method"] == "GET"
     assert rec["target"] == "/j?q=\"quoted\\"
-    assert rec["version"] in ("HTTP/1.1", "1.1")
+    assert rec["version"] == "HTTP/1.1"
     assert rec["status"] == 200
-    assert rec["bytes"] in (len(r.body), len(r.raw))
+    assert rec["bytes"] == len(r.raw)
     assert (rec["pool"], rec["server"]) == ("default", "rec")
     assert isinstance(rec["duration_ms"], (int, float)) and rec["duration_ms"] >= 0
     assert rec["request_id"] == be.requests[0].get("X-Request-Id")
