@@ -52,6 +52,21 @@ def test_tcp_connections_over_the_rate_are_closed(start_echo, start_lb):
     assert [tcp_served(listen) for _ in range(4)] == [True, True, False, False]
 
 
+def test_tcp_connections_are_never_counted_as_delayed(start_echo, start_lb, tmp_conf):
+    """A delay rule shapes HTTP requests; a TCP connection is let through or
+    closed, never held, so it is never counted as delayed."""
+    echo = start_echo("e")
+    listen, admin = free_addr(), free_addr()
+    path = tmp_conf("[global]\nthreads = 1\nadmin = %s\n[pool p]\nserver = %s\n"
+                    "health-check = none\n[ratelimit shape]\nrate = leaky:10/1s:5\n"
+                    "mode = delay\n[listen front]\nbind = %s\nmode = tcp\npool = p\n"
+                    % (admin, echo.addr, listen))
+    start_lb(["-c", path], listen=listen, admin=admin)
+    assert [tcp_served(listen) for _ in range(4)] == [True] * 4
+    rule = stats(admin)["ratelimits"][0]
+    assert rule["allowed"] == 4 and rule["delayed"] == 0
+
+
 def test_config_rules_prefix_header_key_and_pool(http_backend, start_lb, tmp_conf):
     api, web = http_backend("api"), http_backend("web")
     listen, admin = free_addr(), free_addr()
