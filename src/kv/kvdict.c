@@ -5,6 +5,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/rng.h"
+
 #define INITIAL 16
 
 static uint64_t hash(const struct kv_dict *d, const void *key, size_t len)
@@ -191,34 +193,64 @@ struct kv_entry *kvdict_remove(struct kv_dict *d, const void *key, size_t len)
 	return e;
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ULL;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 struct kv_entry *kvdict_random(struct kv_dict *d, uint64_t *rng)
 {
 	if (kvdict_size(d) == 0)
 		return NULL;
-	struct kv_entry *e = NULL;
-	/* A random non-empty bucket across both tables, then a random link of it. */
-	for (int tries = 0; !e; tries++) {
+	/* A random non-empty bucket across both tables, then a random slot of
+	 * KV_RANDOM_CHAIN, tried again when the chain is shorter: taking any
+	 * link of the bucket would favour keys alone in theirs (Redis's bias,
+	 * which lets old keys of crowded buckets outlive eviction). */
+	for (int tries = 0; tries < 1000000; tries++) {
 		size_t all = d->size[0] + d->size[1];
-		size_t i = xorshift(rng) % all;  /* buckets already moved are empty */
-		e = i < d->size[0] ? d->t[0][i] : d->t[1][i - d->size[0]];
-		if (tries > 1000000)
-			return NULL;
+		size_t i = rng_next(rng) % all;  /* buckets already moved are empty */
+		struct kv_entry *e = i < d->size[0] ? d->t[0][i] : d->t[1][i - d->size[0]];
+		if (!e)
+			continue;
+		size_t n = 0;
+		for (struct kv_entry *x = e; x; x = x->next)
+			n++;
+		size_t k = rng_next(rng) % (n > KV_RANDOM_CHAIN ? n : KV_RANDOM_CHAIN);
+		if (k >= n)
+			continue;
+		while (k--)
+			e = e->next;
+		return e;
 	}
-	size_t n = 0;
-	for (struct kv_entry *x = e; x; x = x->next)
-		n++;
-	for (size_t k = xorshift(rng) % n; k; k--)
-		e = e->next;
-	return e;
+	return NULL;
+}
+
+size_t kvdict_sample(struct kv_dict *d, uint64_t *rng, size_t want, struct kv_entry **out,
+		     size_t cap)
+{
+	size_t keys = kvdict_size(d), got = 0;
+	if (keys == 0 || want == 0 || cap == 0)
+		return 0;
+	/* The live buckets as one ring: t[0] from the rehash point (those
+	 * before it are moved, empty), then t[1]. A window of a fixed number
+	 * of buckets, from a start chosen uniformly, holds each key with the
+	 * same probability; stopping after `want` keys instead would favour
+	 * keys that follow a run of empty buckets, and keeping only `want` of
+	 * a crowded window keys with neighbours. */
+	size_t from = rehashing(d) ? (size_t)d->rehash : 0;
+	size_t ring = d->size[0] - from + d->size[1];
+	size_t window = (want * ring + keys - 1) / keys;
+	if (window > ring)
+		window = ring;
+	size_t i = rng_next(rng) % ring, inside = 0;
+	for (size_t seen = 0; seen < window; seen++, i = i + 1 == ring ? 0 : i + 1) {
+		size_t b = from + i;
+		struct kv_entry *e = b < d->size[0] ? d->t[0][b] : d->t[1][b - d->size[0]];
+		/* More than cap in the window (rare): cap of them at random. */
+		for (; e; e = e->next, inside++) {
+			if (got < cap)
+				out[got++] = e;
+			else if (rng_next(rng) % (inside + 1) < cap)
+				out[rng_next(rng) % cap] = e;
+		}
+	}
+	return got;
 }
 
 static uint64_t rev(uint64_t v)

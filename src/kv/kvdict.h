@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define KV_RANDOM_CHAIN 8            /* kvdict_random is uniform up to this chain length */
+
 struct kv_entry {
 	struct kv_entry *next;           /* bucket chain */
 	int64_t expire_ms;               /* Unix ms; 0: no TTL */
@@ -63,8 +65,20 @@ void kvdict_replace(struct kv_dict *d, struct kv_entry *old, struct kv_entry *e)
 struct kv_entry *kvdict_remove(struct kv_dict *d, const void *key, size_t len);
 
 /* kvdict_random - an entry chosen at random (NULL when empty); rng is the
- * caller's xorshift state. Close to uniform for chains of similar length. */
+ * caller's rng_next state. Uniform over the entries of chains up to
+ * KV_RANDOM_CHAIN long (nearly all of them); entries of longer chains are
+ * picked less often. */
 struct kv_entry *kvdict_random(struct kv_dict *d, uint64_t *rng);
+
+/* kvdict_sample - entries for eviction to choose from: those of a run of
+ * consecutive buckets, from a random one on, long enough to hold `want`
+ * on average (as Redis's dictGetSomeKeys, without its bias). Each entry is
+ * as likely as any other to be among them, and the buckets are read in
+ * order, so a sample costs one random seek rather than one per key.
+ * Stores at most `cap` in out (a random subset of a window that holds
+ * more) and returns how many: 0 when the window is empty. */
+size_t kvdict_sample(struct kv_dict *d, uint64_t *rng, size_t want, struct kv_entry **out,
+		     size_t cap);
 
 /*
  * kvdict_scan - call fn for the entries of the bucket(s) at `cursor` and

@@ -100,7 +100,7 @@ static int set_runtime(struct kv_server *s, const char *key, const char *v, char
 		}
 	} else if (strcasecmp(key, "maxmemory-samples") == 0) {
 		long samples;
-		if (cli_parse_long(v, 1, 64, &samples) < 0)
+		if (cli_parse_long(v, 1, KV_MAX_SAMPLES, &samples) < 0)
 			goto bad;
 		s->store.samples = (int)samples;
 	} else if (strcasecmp(key, "requirepass") == 0) {

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/loop.h"
+#include "core/rng.h"
 
 #define LFU_INIT 5                   /* a new key's counter, as Redis's */
 #define LFU_LOG_FACTOR 10
@@ -38,13 +39,6 @@ void kvstore_init(struct kv_store *s, uint64_t seed)
 	s->policy = KV_NOEVICTION;
 }
 
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
 
 static void free_entry(struct kv_entry *e, void *arg)
 {
@@ -55,6 +49,17 @@ static void free_entry(struct kv_entry *e, void *arg)
 void kvstore_free(struct kv_store *s)
 {
 	kvdict_clear(&s->dict, free_entry, NULL);
+	s->pool_n = 0;
+}
+
+/* An entry about to be freed leaves the eviction pool. */
+static void pool_forget(struct kv_store *s, const struct kv_entry *e)
+{
+	for (int i = 0; i < s->pool_n; i++)
+		if (s->pool[i].e == e) {
+			s->pool[i] = s->pool[--s->pool_n];
+			return;
+		}
 }
 
 static void changed(struct kv_store *s, const void *key, size_t len)
@@ -66,6 +71,7 @@ static void changed(struct kv_store *s, const void *key, size_t len)
 void kvstore_flush(struct kv_store *s)
 {
 	kvdict_clear(&s->dict, free_entry, NULL);
+	s->pool_n = 0;
 	s->bytes = 0;
 	s->volatile_keys = 0;
 	changed(s, NULL, 0);
@@ -86,6 +92,7 @@ static void drop(struct kv_store *s, struct kv_entry *e)
 		s->volatile_keys--;
 	s->bytes -= footprint(x);
 	changed(s, x->data, x->klen);
+	pool_forget(s, x);
 	free(x);
 }
 
@@ -110,7 +117,7 @@ static void touch(struct kv_store *s, struct kv_entry *e)
 		e->lfu = idle_min >= e->lfu ? 0 : (uint8_t)(e->lfu - idle_min);
 		if (e->lfu < 255) {
 			double base = e->lfu > LFU_INIT ? e->lfu - LFU_INIT : 0;
-			double r = (double)(xorshift(&s->rng) >> 11) / (double)(1ULL << 53);
+			double r = rng_unit(&s->rng);
 			if (r < 1.0 / (base * LFU_LOG_FACTOR + 1))
 				e->lfu++;
 		}
@@ -170,6 +177,7 @@ int kvstore_set(struct kv_store *s, const void *key, size_t klen, const void *va
 		if (old) {
 			kvdict_replace(&s->dict, old, e);
 			s->bytes -= footprint(old);
+			pool_forget(s, old);
 			free(old);
 		} else if (kvdict_add(&s->dict, e) < 0) {
 			free(e);
@@ -245,30 +253,62 @@ static uint64_t badness(const struct kv_store *s, const struct kv_entry *e)
 	return 0;
 }
 
+/* How much the policy wants e gone: 0 when it may not evict it at all. */
+static uint64_t score(const struct kv_store *s, const struct kv_entry *e)
+{
+	if (s->policy == KV_VOLATILE_TTL && !e->expire_ms)
+		return 0;
+	return badness(s, e) + 1;  /* badness is below UINT64_MAX: seq >= 1, expire_ms >= 1 */
+}
+
+/* Offer a sampled entry to the pool: it joins while there is room, or
+ * takes the place of the pooled entry best worth keeping if it is worse. */
+static void pool_offer(struct kv_store *s, struct kv_entry *e, uint64_t sc)
+{
+	int keep = 0;
+	for (int i = 0; i < s->pool_n; i++) {
+		if (s->pool[i].e == e)
+			return;
+		if (s->pool[i].score < s->pool[keep].score)
+			keep = i;
+	}
+	if (s->pool_n < KV_EVICTION_POOL)
+		s->pool[s->pool_n++] = (struct kv_candidate){ e, sc };
+	else if (sc > s->pool[keep].score)
+		s->pool[keep] = (struct kv_candidate){ e, sc };
+}
+
 int kvstore_make_room(struct kv_store *s)
 {
 	while (s->maxmemory && kvstore_used(s) > s->maxmemory) {
 		if (s->policy == KV_NOEVICTION || kvstore_keys(s) == 0 ||
 		    (s->policy == KV_VOLATILE_TTL && s->volatile_keys == 0))
 			return ERR_LIMIT;
-		struct kv_entry *victim = NULL;
-		uint64_t worst = 0;
+		/* Pooled entries are judged again: they may have been used, had
+		 * their TTL changed or the policy may have changed since. */
+		for (int i = 0; i < s->pool_n; i++)
+			s->pool[i].score = score(s, s->pool[i].e);
 		/* volatile-ttl looks further for keys with a TTL when they are rare. */
-		int tries = s->policy == KV_VOLATILE_TTL ? s->samples * 20 : s->samples, found = 0;
-		for (int i = 0; i < tries && found < s->samples; i++) {
-			struct kv_entry *e = kvdict_random(&s->dict, &s->rng);
-			if (!e || (s->policy == KV_VOLATILE_TTL && !e->expire_ms))
-				continue;
-			found++;
-			uint64_t b = badness(s, e);
-			if (!victim || b > worst) {
-				victim = e;
-				worst = b;
+		int rounds = s->policy == KV_VOLATILE_TTL ? 20 : 1, found = 0;
+		for (int r = 0; r < rounds && found < s->samples; r++) {
+			struct kv_entry *sample[4 * KV_MAX_SAMPLES];
+			size_t n = kvdict_sample(&s->dict, &s->rng, (size_t)(s->samples - found), sample,
+						 4 * KV_MAX_SAMPLES);
+			for (size_t i = 0; i < n; i++) {
+				uint64_t sc = score(s, sample[i]);
+				if (sc) {
+					found++;
+					pool_offer(s, sample[i], sc);
+				}
 			}
 		}
-		if (!victim)
+		int victim = -1;
+		for (int i = 0; i < s->pool_n; i++)
+			if (s->pool[i].score && (victim < 0 || s->pool[i].score > s->pool[victim].score))
+				victim = i;
+		if (victim < 0)
 			return ERR_LIMIT;
-		drop(s, victim);
+		drop(s, s->pool[victim].e);
 		s->evicted++;
 	}
 	return 0;

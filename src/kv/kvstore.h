@@ -6,7 +6,8 @@
  * (kvstore_expire_cycle sweeps the table a slice at a time and keeps going
  * while it finds many expired keys). `maxmemory` bounds the bytes of
  * entries and table; kvstore_make_room evicts until under it, choosing by
- * `policy` among `samples` random keys each time (Redis's approximation):
+ * `policy` among `samples` random keys each time plus the best candidates
+ * kept from earlier samples (Redis's approximation with its eviction pool):
  *
  *   noeviction     refuse writes (ERR_LIMIT: Redis's OOM error)
  *   allkeys-lru    the least recently used of the sample
@@ -28,6 +29,9 @@
 
 #include "kv/kvdict.h"
 
+#define KV_EVICTION_POOL 16          /* Redis's EVPOOL_SIZE */
+#define KV_MAX_SAMPLES 64            /* maxmemory-samples' bound */
+
 enum kv_policy { KV_NOEVICTION, KV_ALLKEYS_LRU, KV_ALLKEYS_LFU, KV_ALLKEYS_FIFO, KV_VOLATILE_TTL };
 
 struct kv_store {
@@ -38,6 +42,14 @@ struct kv_store {
 	uint64_t maxmemory;              /* 0: no bound */
 	enum kv_policy policy;
 	int samples;
+	/* The worst entries seen by earlier samples, kept as candidates for the
+	 * next evictions: with it a few samples per eviction approach the exact
+	 * policy. An entry leaves the pool when it is freed. */
+	struct kv_candidate {
+		struct kv_entry *e;
+		uint64_t score;          /* 0: not evictable; larger: evicted first */
+	} pool[KV_EVICTION_POOL];
+	int pool_n;
 	uint64_t seq, rng, expire_cursor;
 	uint64_t expired, evicted;       /* stats */
 	/* Told of every key whose value or TTL changed or that went away (key

@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "core/rng.h"
 #include "lb/server.h"
 
 static bool candidate(const struct lb_server *s, struct lb_server *const *tried, int ntried)
@@ -16,13 +17,7 @@ static bool candidate(const struct lb_server *s, struct lb_server *const *tried,
 
 uint64_t balance_random(struct lb_worker *w)
 {
-	/* xorshift64* */
-	uint64_t x = w->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	w->rng = x;
-	return x * 0x2545F4914F6CDD1DULL;
+	return rng_next(&w->rng);
 }
 
 static int64_t active(const struct lb_server *s)

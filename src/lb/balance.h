@@ -46,7 +46,7 @@ struct lb_server *balance_pick(struct lb_pool *p, struct lb_worker *w, const uin
 /* balance_addr_hash - the ring hash of a client's IP address (not port). */
 uint64_t balance_addr_hash(const struct sock_addr *client);
 
-/* balance_random - the worker's next pseudo-random number (xorshift64*). */
+/* balance_random - the worker's next pseudo-random number (rng_next). */
 uint64_t balance_random(struct lb_worker *w);
 
 /* balance_ring_build - (re)build the pool's ring from its servers. 0 or -ENOMEM. */

@@ -153,7 +153,7 @@ struct lb_worker {
 	struct lb_gen *gen;               /* the generation this worker accepts for */
 	struct lb_accept accepts[CONF_MAX_LISTENERS];
 	int naccepts;
-	uint64_t rng;                     /* xorshift state for random2 */
+	uint64_t rng;                     /* rng_next state for random2 */
 	uint64_t next_fd_warning_ms;      /* rate limit of the fd-shortage log */
 	int pipes[64][2];                 /* idle, empty pipes for splice */
 	int npipes;

@@ -10,6 +10,7 @@
 #include "algo/ratelimit.h"
 #include "algo/rltable.h"
 #include "core/cli.h"
+#include "core/rng.h"
 
 #define MS 1000000ULL
 #define S  1000000000ULL
@@ -47,10 +48,7 @@ static uint64_t rng;
 
 static uint64_t next_random(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1DULL;
+	return rng_next(&rng);
 }
 
 static void add(struct trace *tr, uint64_t t, uint32_t key)

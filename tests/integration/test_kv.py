@@ -357,7 +357,7 @@ def test_eviction_keeps_memory_under_the_bound(start_kv, policy):
     hot = sum(c.exists("hot:%d" % i) for i in range(100))
     newest = sum(c.exists("cold19:%d" % i) for i in range(100))
     if policy == "allkeys-fifo":
-        assert hot < 20 and newest > 80
+        assert hot < 12 and newest > 80, (hot, newest)  # sampled: about 4 survive
     else:
         assert hot > 80, hot
 

@@ -1,6 +1,7 @@
 /* The kv hash table: keys found across incremental resizes both ways;
  * SCAN returns every key present for the whole scan at least once while
- * the table grows and shrinks under it; random picks cover the table;
+ * the table grows and shrinks under it; random picks and eviction samples
+ * are uniform over the keys, resizing or not;
  * glob patterns as Redis matches them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,21 +103,51 @@ static void test_scan_across_resizes(void **state)
 	kvdict_clear(&d, free_entry, NULL);
 }
 
-static void test_random_covers_the_table(void **state)
+/* How often each of n keys turns up in random picks (or samples of about
+ * 5) lies within 25% of the mean: no key is favoured for being alone in
+ * its bucket, which would let old keys in crowded buckets outlive eviction. */
+static void assert_uniform(struct kv_dict *d, int n, bool sample, const char *when)
+{
+	static unsigned hits[4096];
+	memset(hits, 0, sizeof(hits));
+	uint64_t rng = 12345, total = 0;
+	while (total < (uint64_t)n * 400) {
+		struct kv_entry *got[20];
+		size_t k = sample ? kvdict_sample(d, &rng, 5, got, 20) : 1;
+		if (!sample)
+			got[0] = kvdict_random(d, &rng);
+		for (size_t i = 0; i < k; i++, total++)
+			hits[atoi(got[i]->data + 4)]++;
+	}
+	unsigned lo = UINT32_MAX, hi = 0;
+	for (int i = 0; i < n; i++) {
+		lo = hits[i] < lo ? hits[i] : lo;
+		hi = hits[i] > hi ? hits[i] : hi;
+	}
+	if (lo < 300 || hi > 500)
+		fail_msg("%s %s: hits per key from %u to %u, mean 400", sample ? "sample" : "random",
+			 when, lo, hi);
+}
+
+static void test_random_and_sample_are_uniform(void **state)
 {
 	(void)state;
 	struct kv_dict d;
 	kvdict_init(&d, 9);
-	for (int i = 0; i < 100; i++)
-		kvdict_add(&d, entry(i));
-	unsigned char hit[100] = { 0 };
-	uint64_t rng = 12345;
-	for (int i = 0; i < 5000; i++)
-		hit[atoi(kvdict_random(&d, &rng)->data + 4)] = 1;
-	for (int i = 0; i < 100; i++)
-		assert_true(hit[i]);
+	int n = 0;
+	while (n < 1536)  /* a load of 0.75: a third of keys share their bucket */
+		kvdict_add(&d, entry(n++));
+	assert_uniform(&d, n, false, "at rest");
+	assert_uniform(&d, n, true, "at rest");
+	while (d.rehash < 0)
+		kvdict_add(&d, entry(n++));
+	assert_uniform(&d, n, false, "while resizing");
+	assert_uniform(&d, n, true, "while resizing");
 	kvdict_clear(&d, free_entry, NULL);
+	uint64_t rng = 1;
+	struct kv_entry *none[1];
 	assert_null(kvdict_random(&d, &rng));
+	assert_int_equal(kvdict_sample(&d, &rng, 1, none, 1), 0);
 }
 
 static void test_glob(void **state)
@@ -149,7 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grow_and_shrink),
 		cmocka_unit_test(test_scan_across_resizes),
-		cmocka_unit_test(test_random_covers_the_table),
+		cmocka_unit_test(test_random_and_sample_are_uniform),
 		cmocka_unit_test(test_glob),
 	};
 	return cmocka_run_group_tests_name("kvdict", tests, NULL, NULL);
