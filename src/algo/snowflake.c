@@ -16,6 +16,7 @@ struct sf_gen {
 	sf_sleep_fn sleep;
 	void *arg;
 	_Atomic uint64_t behind_ms;
+	_Atomic uint64_t ceiling;        /* time (since the epoch) IDs stay below */
 };
 
 static uint64_t real_clock(void *arg)
@@ -79,6 +80,7 @@ int sf_create(const struct sf_config *c, struct sf_gen **out)
 	/* The floor's millisecond counts as used up: IDs start after it. */
 	uint64_t floor = c->floor_ms > l->epoch_ms ? c->floor_ms - l->epoch_ms : 0;
 	atomic_init(&g->state, (floor << l->seq_bits) | g->seq_mask);
+	atomic_init(&g->ceiling, UINT64_MAX);
 	*out = g;
 	return 0;
 }
@@ -125,12 +127,20 @@ int sf_next(struct sf_gen *g, uint64_t *id)
 			atomic_store_explicit(&g->behind_ms, last - ts, memory_order_relaxed);
 			return ERR_CLOCK;
 		}
+		if (next >> seq_bits >= atomic_load_explicit(&g->ceiling, memory_order_acquire))
+			return ERR_LEASE;
 		if (atomic_compare_exchange_weak_explicit(&g->state, &st, next, memory_order_acq_rel,
 							  memory_order_acquire)) {
 			*id = compose(g, next);
 			return 0;
 		}
 	}
+}
+
+void sf_set_ceiling(struct sf_gen *g, uint64_t ms)
+{
+	uint64_t t = ms == UINT64_MAX ? UINT64_MAX : ms > g->l.epoch_ms ? ms - g->l.epoch_ms : 0;
+	atomic_store_explicit(&g->ceiling, t, memory_order_release);
 }
 
 uint64_t sf_last_ms(const struct sf_gen *g)

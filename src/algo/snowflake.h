@@ -17,7 +17,8 @@
  * sleeps it off), a larger one makes sf_next fail with ERR_CLOCK until the
  * clock is past the last ID again. A floor (the last timestamp persisted
  * by a previous run) is honoured the same way, so a restart with a clock
- * behind it is detected too.
+ * behind it is detected too; a ceiling (how far the persisted time
+ * reaches) keeps a run from issuing IDs a crash would not know of.
  *
  * The clock and the sleep are injectable, so tests can step time exactly.
  */
@@ -68,9 +69,16 @@ void sf_destroy(struct sf_gen *g);
  * sf_next - the next ID. Thread-safe and lock-free. Returns 0 and *id;
  * ERR_CLOCK when the clock is behind the last ID (or the floor) by more
  * than the tolerance (sf_behind_ms says by how much), or before the epoch;
- * ERR_LIMIT when the time bits are used up (the epoch is too old).
+ * ERR_LEASE when the ID's millisecond is at or past the ceiling; ERR_LIMIT
+ * when the time bits are used up (the epoch is too old).
  */
 int sf_next(struct sf_gen *g, uint64_t *id);
+
+/* sf_set_ceiling - IDs only at Unix ms below `ms` from now on (UINT64_MAX,
+ * the default: no bound); past it sf_next fails with ERR_LEASE. A service
+ * raises it only after making `ms` durable, so a floor read after a crash
+ * is never below an issued ID. Thread-safe. */
+void sf_set_ceiling(struct sf_gen *g, uint64_t ms);
 
 /* sf_last_ms - the Unix ms of the last ID issued (or the floor): what to
  * persist so a restart can be checked. */

@@ -13,6 +13,7 @@ const char *err_str(int rc)
 	case ERR_CLOSED: return "connection closed by peer";
 	case ERR_TLS:    return "TLS failure";
 	case ERR_CLOCK:  return "clock moved backwards";
+	case ERR_LEASE:  return "past the recorded lease";
 	}
 	if (rc < 0 && rc > ERR_BASE)
 		return strerror(-rc);

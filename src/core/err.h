@@ -25,6 +25,7 @@
 #define ERR_CLOSED (ERR_BASE - 5)  /* the peer closed the connection */
 #define ERR_TLS    (ERR_BASE - 6)  /* TLS handshake or record failure */
 #define ERR_CLOCK  (ERR_BASE - 7)  /* the clock is behind what was already issued */
+#define ERR_LEASE  (ERR_BASE - 8)  /* past a bound not yet made durable: extend it, try again */
 
 /* Negated errno of the last system call, for `return err_sys();`. */
 #define err_sys() (-errno)

@@ -70,9 +70,11 @@ struct server {
 	struct idstore *store;
 	struct sf_gen *gen;
 	struct tid_gen *uuid7, *ulid;
-	struct timer save;                /* the last timestamp, every second */
+	struct timer save;                /* the lease, renewed every second */
+	int save_error;                   /* why the last renewal failed (0: it did not) */
 	_Atomic uint64_t issued[3];       /* snowflake, uuid7, ulid */
 	_Atomic uint64_t refusals;        /* ERR_CLOCK answers */
+	_Atomic uint64_t lease_refusals;  /* ERR_LEASE answers: the state could not be saved */
 	uint64_t started_ms;
 };
 
@@ -166,15 +168,49 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 /* ---- the generators ---- */
 
-/* The reply to a refused ID: the clock is behind the last one issued. */
-static void clock_error(struct server *s, int rc, char *msg, size_t len)
+static uint64_t unix_ms(void)
 {
-	atomic_fetch_add_explicit(&s->refusals, 1, memory_order_relaxed);
-	if (rc == ERR_CLOCK)
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Extend the lease: once IDSTORE_LEASE_MS past now is on disk, IDs may be
+ * issued up to it. 0, or the save's error (IDs then stop at the old one). */
+static int renew(struct server *s)
+{
+	uint64_t until = unix_ms() + IDSTORE_LEASE_MS;
+	s->save_error = idstore_save(s->store, until, false);
+	if (s->save_error == 0)
+		sf_set_ceiling(s->gen, until);
+	return s->save_error;
+}
+
+/* The next Snowflake ID, extending the lease first when the timer has not
+ * kept it ahead (a long batch, a slow disk). */
+static int next_id(struct server *s, uint64_t *id)
+{
+	int rc = sf_next(s->gen, id);
+	if (rc == ERR_LEASE && renew(s) == 0)
+		rc = sf_next(s->gen, id);
+	return rc;
+}
+
+/* The reply to a refused ID: the clock is behind the last one issued, or
+ * the state file cannot be saved. */
+static void refusal(struct server *s, int rc, char *msg, size_t len)
+{
+	if (rc == ERR_CLOCK) {
+		atomic_fetch_add_explicit(&s->refusals, 1, memory_order_relaxed);
 		snprintf(msg, len, "ERR clock moved backwards: %" PRIu64 " ms behind the last ID; "
 			 "refusing IDs until it catches up", sf_behind_ms(s->gen));
-	else
+	} else if (rc == ERR_LEASE) {
+		atomic_fetch_add_explicit(&s->lease_refusals, 1, memory_order_relaxed);
+		snprintf(msg, len, "ERR cannot save %s: %s; refusing IDs until it can",
+			 idstore_path(s->store), err_str(s->save_error));
+	} else {
 		snprintf(msg, len, "ERR %s", err_str(rc));
+	}
 }
 
 /* COUNT from cmd->args[1] (1 when absent). 0, or -1 with the error written. */
@@ -206,11 +242,11 @@ static void id_next(struct server *s, const struct resp_command *cmd, struct buf
 		resp_array(out, (size_t)n);
 	for (int64_t i = 0; i < n; i++) {
 		uint64_t id;
-		int rc = sf_next(s->gen, &id);
+		int rc = next_id(s, &id);
 		if (rc < 0) {
-			char msg[160];
+			char msg[4300];
 			out->len = mark;  /* no partial array: the whole request is refused */
-			clock_error(s, rc, msg, sizeof(msg));
+			refusal(s, rc, msg, sizeof(msg));
 			resp_error(out, msg);
 			return;
 		}
@@ -291,13 +327,15 @@ static void info(struct server *s, struct buf *out)
 		   "\r\nepoch_ms:%" PRIu64 "\r\nbits:%u/%u/%u/%u\r\nmax_ids_per_ms:%" PRIu64
 		   "\r\ntolerance_ms:%" PRIu64 "\r\nlast_ms:%" PRIu64 "\r\nstate_file:%s\r\n\r\n"
 		   "# Stats\r\nids_issued:%" PRIu64 "\r\nuuid7_issued:%" PRIu64 "\r\nulid_issued:%"
-		   PRIu64 "\r\nclock_refusals:%" PRIu64 "\r\ncommands_processed:%" PRIu64
+		   PRIu64 "\r\nclock_refusals:%" PRIu64 "\r\nlease_refusals:%" PRIu64
+		   "\r\ncommands_processed:%" PRIu64
 		   "\r\nconnected_clients:%" PRIu64 "\r\n",
 		   STRATA_VERSION, (int)getpid(), (loop_clock_ms() - s->started_ms) / 1000,
 		   s->o.dc, s->o.worker, l->epoch_ms, l->time_bits, l->dc_bits, l->worker_bits,
 		   l->seq_bits, sf_max_per_ms(l), s->o.tolerance_ms, sf_last_ms(s->gen),
 		   idstore_path(s->store), atomic_load(&s->issued[0]), atomic_load(&s->issued[1]),
-		   atomic_load(&s->issued[2]), atomic_load(&s->refusals), respd_commands(s->respd),
+		   atomic_load(&s->issued[2]), atomic_load(&s->refusals),
+		   atomic_load(&s->lease_refusals), respd_commands(s->respd),
 		   respd_clients(s->respd));
 	if (b.oom)
 		resp_error(out, "ERR out of memory");
@@ -386,11 +424,11 @@ static void http_ids(struct server *s, const char *query, size_t qlen, struct ht
 	buf_puts(&reply->body, many ? "{\"ids\":[" : "{\"id\":");
 	for (long i = 0; i < n; i++) {
 		uint64_t id;
-		int rc = sf_next(s->gen, &id);
+		int rc = next_id(s, &id);
 		if (rc < 0) {
-			char msg[160];
+			char msg[4300];
 			buf_reset(&reply->body);
-			clock_error(s, rc, msg, sizeof(msg));
+			refusal(s, rc, msg, sizeof(msg));
 			json_error(reply, 503, msg + 4);  /* without "ERR " */
 			return;
 		}
@@ -458,6 +496,9 @@ static void collect(struct buf *out, void *arg)
 	metrics_family(out, "strata_id_clock_refusals_total", "counter",
 		       "requests refused because the clock was behind the last ID");
 	metrics_sample(out, "strata_id_clock_refusals_total", "", atomic_load(&s->refusals));
+	metrics_family(out, "strata_id_lease_refusals_total", "counter",
+		       "requests refused because the state file could not be saved");
+	metrics_sample(out, "strata_id_lease_refusals_total", "", atomic_load(&s->lease_refusals));
 	metrics_family(out, "strata_id_last_timestamp_ms", "gauge",
 		       "Unix ms of the last Snowflake ID issued (or the floor from the last run)");
 	metrics_sample(out, "strata_id_last_timestamp_ms", "", sf_last_ms(s->gen));
@@ -470,9 +511,9 @@ static void collect(struct buf *out, void *arg)
 static void save(struct timer *t)
 {
 	struct server *s = container_of(t, struct server, save);
-	int rc = idstore_save(s->store, sf_last_ms(s->gen), false);
-	if (rc < 0)
-		log_warn("cannot save %s: %s", idstore_path(s->store), err_str(rc));
+	if (renew(s) < 0)
+		log_warn("cannot save %s: %s; IDs stop when the lease runs out",
+			 idstore_path(s->store), err_str(s->save_error));
 	loop_timer_arm(s->loop, t, IDSTORE_SAVE_MS);
 }
 
@@ -536,10 +577,12 @@ int idserver_main(int argc, char **argv)
 		rc = metrics_register(collect, &s);
 	if (rc == 0)
 		rc = signals_create(s.loop, on_signal, &s, &s.signals);
-	if (rc == 0) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (rc == 0 && (rc = renew(&s)) < 0) {
+		log_error("id: cannot save %s: %s", idstore_path(s.store), err_str(rc));
+	} else if (rc < 0) {
+		log_error("id: %s", err_str(rc));
+	} else {
+		uint64_t now_ms = unix_ms();
 		if (floor_ms > now_ms + s.o.tolerance_ms)
 			log_warn("the clock is %" PRIu64 " ms behind the last ID of the previous run "
 				 "(%s): refusing IDs until it catches up", floor_ms - now_ms,
@@ -556,10 +599,9 @@ int idserver_main(int argc, char **argv)
 			 s.o.layout.seq_bits, s.o.layout.epoch_ms, text, http);
 		timer_init(&s.save, save);
 		loop_timer_arm(s.loop, &s.save, IDSTORE_SAVE_MS);
-		rc = loop_run(s.loop);
+		if ((rc = loop_run(s.loop)) < 0)
+			log_error("id: %s", err_str(rc));
 	}
-	if (rc < 0)
-		log_error("id: %s", err_str(rc));
 	if (s.gen) {
 		int src = idstore_save(s.store, sf_last_ms(s.gen), true);
 		if (src < 0)

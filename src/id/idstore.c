@@ -17,6 +17,7 @@
 struct idstore {
 	int host_fd;                      /* the host-wide lock: an abstract socket */
 	int lock_fd;
+	int dir_fd;                       /* fsynced after a rename */
 	char path[4096];                  /* the state file */
 	char tmp[4096 + 8];
 };
@@ -52,10 +53,13 @@ int idstore_open(const char *dir, uint64_t dc, uint64_t worker, struct idstore *
 		free(s);
 		return rc;
 	}
-	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->lock_fd = s->dir_fd < 0 ? -1 : open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lock_fd < 0) {
 		int rc = err_sys();
-		snprintf(err, errlen, "cannot open %s: %s", lock, err_str(rc));
+		snprintf(err, errlen, "cannot open %s: %s", s->dir_fd < 0 ? dir : lock, err_str(rc));
+		if (s->dir_fd >= 0)
+			close(s->dir_fd);
 		close(s->host_fd);
 		free(s);
 		return rc;
@@ -68,6 +72,7 @@ int idstore_open(const char *dir, uint64_t dc, uint64_t worker, struct idstore *
 		else
 			snprintf(err, errlen, "cannot lock %s: %s", lock, err_str(rc));
 		close(s->lock_fd);
+		close(s->dir_fd);
 		close(s->host_fd);
 		free(s);
 		return rc;
@@ -84,7 +89,7 @@ int idstore_open(const char *dir, uint64_t dc, uint64_t worker, struct idstore *
 			idstore_close(s);
 			return ERR_PARSE;
 		}
-		*floor_ms = strcmp(how, "clean") == 0 ? last : last + IDSTORE_SAVE_MS;
+		*floor_ms = last;
 	} else if (errno != ENOENT) {
 		int rc = err_sys();
 		snprintf(err, errlen, "cannot read %s: %s", s->path, err_str(rc));
@@ -100,22 +105,23 @@ void idstore_close(struct idstore *s)
 	if (!s)
 		return;
 	close(s->lock_fd);  /* releases the flock */
+	close(s->dir_fd);
 	close(s->host_fd);
 	free(s);
 }
 
-int idstore_save(struct idstore *s, uint64_t last_ms, bool clean)
+int idstore_save(struct idstore *s, uint64_t ms, bool clean)
 {
 	int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_sys();
 	char line[64];
-	int n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", last_ms, clean ? "clean" : "running");
-	int rc = 0;
-	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0)
-		rc = err_sys();
+	int n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", ms, clean ? "clean" : "running");
+	ssize_t w = write(fd, line, (size_t)n);
+	int rc = w < 0 ? err_sys() : w != n ? -EIO : fsync(fd) < 0 ? err_sys() : 0;
 	close(fd);
-	if (rc == 0 && rename(s->tmp, s->path) < 0)
+	/* The rename is durable only once the directory is. */
+	if (rc == 0 && (rename(s->tmp, s->path) < 0 || fsync(s->dir_fd) < 0))
 		rc = err_sys();
 	return rc;
 }

@@ -144,19 +144,58 @@ def _try_next(c):
         return None
 
 
-def test_a_crash_leaves_a_floor_one_save_interval_ahead(start_id, tmp_path):
+def test_a_crash_leaves_a_floor_past_every_id_issued(start_id, tmp_path):
+    """While running, the state file holds a lease: every ID issued is below
+    it, so after SIGKILL the next run starts after all of them."""
     p, c, _ = start_id(1, 2)
-    c.execute_command("ID.NEXT")
-    wait_until(lambda: (tmp_path / "id-1-2.state").exists(), 5, "the state file")
+    issued = []
+    deadline = time.time() + 2.5  # past a renewal or two
+    while time.time() < deadline:
+        issued += c.execute_command("ID.NEXT", 500)
     p.kill()  # SIGKILL: no clean save
+    p.wait(10)
     saved, how = (tmp_path / "id-1-2.state").read_text().split()
     assert how == "running"
+    newest = max(issued) >> 22
+    assert int(saved) > newest + EPOCH_MS, "the lease must be ahead of every ID issued"
     p, c, _ = start_id(1, 2)
-    # The IDs of the second before the crash may be newer than the file:
-    # the new run starts after saved + 1 s (its floor, before any ID).
-    assert c.info()["last_ms"] == int(saved) + 1000
+    assert c.info()["last_ms"] == int(saved)
     first = wait_until(lambda: _try_next(c), 10, "IDs after the floor")
-    assert parse(c, first)["timestamp_ms"] > int(saved) + 1000
+    assert parse(c, first)["timestamp_ms"] > int(saved) and first > max(issued)
+
+
+def test_ids_stop_when_the_state_cannot_be_saved(start_id, tmp_path):
+    """No ID is issued past what the state file covers: when saving fails,
+    IDs stop at the lease with an error, and resume once it can be saved."""
+    p, c, http = start_id(1, 2)
+    state = tmp_path / "id-1-2.state"
+    blocker = tmp_path / "id-1-2.state.tmp"  # a directory where the file is written
+    blocker.mkdir()
+    issued = []
+    err = None
+    deadline = time.time() + 10
+    while err is None and time.time() < deadline:
+        try:
+            issued.append(c.execute_command("ID.NEXT"))
+        except redis.ResponseError as e:
+            err = str(e)
+    assert err and "cannot save %s: Is a directory; refusing IDs until it can" % state in err
+    p.wait_log("IDs stop when the lease runs out")
+    lease = int(state.read_text().split()[0])
+    assert (max(issued) >> 22) + EPOCH_MS < lease
+    assert requests.get("http://%s/id" % http, timeout=5).status_code == 503
+    assert c.info()["lease_refusals"] >= 2 and c.ping()
+    blocker.rmdir()
+    later = c.execute_command("ID.NEXT")
+    assert later > max(issued)
+    assert int(state.read_text().split()[0]) > (later >> 22) + EPOCH_MS
+
+
+def test_a_state_that_cannot_be_saved_stops_the_start(start_id, tmp_path):
+    (tmp_path / "id-1-2.state.tmp").mkdir()
+    p, _, _ = start_id(1, 2, wait=False)
+    assert p.wait(10) == 1
+    p.wait_log("cannot save %s: Is a directory" % (tmp_path / "id-1-2.state"))
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,6 +1,7 @@
 /* Snowflake IDs on an injected clock: the sequence within a millisecond and
  * its overflow, the clock stepping back (waited out within the tolerance,
- * refused beyond it, then recovered), the persisted floor, layouts, parsing;
+ * refused beyond it, then recovered), the persisted floor, the ceiling of
+ * a saved lease, layouts, parsing;
  * 10 M IDs from 4 threads without a duplicate; UUIDv7 and ULID monotonic
  * within a millisecond and across a clock step back. */
 #include <pthread.h>
@@ -100,6 +101,39 @@ static void test_clock_steps_back(void **state)
 	f.now += 1000;  /* back at the last ID's millisecond */
 	assert_int_equal(sf_next(g, &id), 0);
 	assert_true(id > prev);
+	sf_destroy(g);
+}
+
+/* A ceiling (the lease a service has saved) is never crossed: the last
+ * millisecond below it is used up, then ERR_LEASE until it is raised. */
+static void test_ceiling(void **state)
+{
+	(void)state;
+	struct fake f = { .now = T0 };
+	struct sf_gen *g = fake_gen(&f, 0);
+	struct sf_layout l = SF_LAYOUT_DEFAULT;
+	struct sf_parts p;
+	uint64_t id, prev = 0;
+	sf_set_ceiling(g, T0 + 2);
+	for (int i = 0; i < 2 * 4096; i++) {
+		assert_int_equal(sf_next(g, &id), 0);
+		assert_true(id > prev);
+		prev = id;
+	}
+	sf_parse(&l, prev, &p);
+	assert_int_equal(p.unix_ms, T0 + 1);
+	assert_int_equal(sf_next(g, &id), ERR_LEASE);  /* T0 + 2 would be next */
+	f.now = T0 + 50;
+	assert_int_equal(sf_next(g, &id), ERR_LEASE);
+	assert_int_equal(sf_last_ms(g), T0 + 1);
+	sf_set_ceiling(g, T0 + 1000);
+	assert_int_equal(sf_next(g, &id), 0);
+	sf_parse(&l, id, &p);
+	assert_int_equal(p.unix_ms, T0 + 50);
+	assert_true(id > prev);
+	sf_set_ceiling(g, UINT64_MAX);
+	f.now = T0 + 5000;
+	assert_int_equal(sf_next(g, &id), 0);
 	sf_destroy(g);
 }
 
@@ -269,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_sequence_and_overflow),
 		cmocka_unit_test(test_clock_steps_back),
 		cmocka_unit_test(test_floor_from_a_previous_run),
+		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_layouts),
 		cmocka_unit_test(test_ten_million_from_four_threads),
 		cmocka_unit_test(test_uuid7_and_ulid),
