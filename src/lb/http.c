@@ -690,7 +690,6 @@ static void answer_head(struct http_session *s, const struct http1_response *res
 	struct rewrite_response rw = {
 		.close_client = close_client,
 		.client_minor = s->minor,
-		.dechunk = s->res_body.dechunk,
 	};
 	if (s->set_cookie && s->srv && res->status >= 200) {
 		rw.cookie_name = s->pool->conf.cookie;

@@ -126,7 +126,7 @@ void rewrite_response_head(struct buf *o, const struct http1_response *res, cons
 	for (size_t i = 0; i < res->nheaders; i++) {
 		const struct http1_header *h = &res->headers[i];
 		if (hop_by_hop(h, conn, conn_len) ||
-		    (rw->dechunk && http1_name_is(h->name, h->name_len, "transfer-encoding")))
+		    (rw->client_minor == 0 && http1_name_is(h->name, h->name_len, "transfer-encoding")))
 			continue;
 		buf_append(o, h->name, h->name_len);
 		buf_puts(o, ": ");

@@ -41,8 +41,9 @@ struct rewrite_response {
 	const char *cookie_name;     /* Set-Cookie NAME=VALUE; Path=/ (NULL: none) */
 	const char *cookie_value;
 	bool close_client;           /* Connection: close */
-	int client_minor;            /* 0: an HTTP/1.0 client kept alive is told so */
-	bool dechunk;                /* the body goes out decoded: drop Transfer-Encoding */
+	int client_minor;            /* 0: an HTTP/1.0 client, told of keep-alive and never
+				      * sent Transfer-Encoding (RFC 9112 6.1), whose body
+				      * goes out decoded */
 	const char *extra;           /* more fields, each ending in CRLF (NULL: none) */
 	size_t extra_len;
 };

@@ -8,6 +8,8 @@ import json
 import socket
 import time
 
+import pytest
+
 from conftest import (HttpClient, access_lines, build_request, exchange_raw, ok_response,
                       wait_until)
 
@@ -126,6 +128,21 @@ def test_http10_client_never_gets_chunked(http_backend, http_lb):
     assert len(rs) == 1 and rest == b""
     assert rs[0].framing != "chunked", rs[0]
     assert rs[0].body == b"hello world"
+
+
+@pytest.mark.parametrize("method,status", [("HEAD", b"200 OK"), ("GET", b"304 Not Modified")])
+def test_http10_client_never_sees_transfer_encoding_on_a_bodyless_response(
+        http_backend, http_lb, method, status):
+    # RFC 9112 6.1: no Transfer-Encoding to an HTTP/1.0 client, even where
+    # the response has no body to decode (HEAD, 304).
+    def respond(req, conn, be):
+        return b"HTTP/1.1 " + status + b"\r\nTransfer-Encoding: chunked\r\nETag: \"x\"\r\n\r\n"
+    be, lb = one(http_backend, http_lb, respond)
+    req = method.encode() + b" / HTTP/1.0\r\nIf-None-Match: \"x\"\r\n\r\n"
+    rs, rest, closed = exchange_raw(lb.addr, req)
+    assert len(rs) == 1 and rest == b"", (rs, rest)
+    assert rs[0].status == int(status[:3]) and rs[0].body == b""
+    assert not rs[0].has("transfer-encoding") and rs[0].get("etag") == '"x"'
 
 
 def test_client_half_close_after_request_still_gets_the_response(http_backend, http_lb):
