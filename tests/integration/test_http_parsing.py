@@ -299,7 +299,8 @@ def test_head_larger_than_max_header_size_gets_431(http_backend, http_lb):
     assert_refused(lb.addr, build_request(target="/" + "c" * 5000), 431)
     time.sleep(0.2)
     assert len(be.requests) == 1
-    assert b"bbbb" not in be.all_raw() and b"cccc" not in be.all_raw()
+    # Long runs: a random X-Request-Id may hold "bbbb" by chance.
+    assert b"b" * 64 not in be.all_raw() and b"c" * 64 not in be.all_raw()
 
 
 def test_default_max_header_size_is_32k(http_backend, http_lb):
