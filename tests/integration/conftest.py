@@ -211,6 +211,17 @@ def ports():
 
 # -------------------------------------------------------------- waiting ---
 
+def clear_of_window_edge(period_s, clocks=(time.time, time.monotonic), margin_s=30):
+    """Fixed windows start at multiples of their period on the deciding
+    clock (the lb's monotonic one, the store's wall clock): when an edge is
+    less than margin_s away on any of `clocks`, wait past it, so the counts
+    of a test are all in one window."""
+    for clock in clocks:
+        left = period_s - clock() % period_s
+        if left < margin_s:
+            time.sleep(left + 0.1)
+
+
 def wait_until(fn, timeout=STATE_TIMEOUT, what="condition", interval=0.02, proc=None):
     """Poll fn() until it returns something truthy; return that value."""
     deadline = time.monotonic() + timeout

@@ -188,13 +188,16 @@ def test_server_keepalive_caps_the_idle_connections_kept(http_backend, http_lb):
     import threading
     import time
 
+    gate = [None]
+
     def slow(req, conn, be):
-        time.sleep(0.3)   # keep all five in flight together
+        gate[0].wait()    # all five in flight together before any answer
         return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
     be, lb = one(http_backend, http_lb, slow, extra=["--server-keepalive", "2"])
 
     def burst():
+        gate[0] = threading.Barrier(5, timeout=10)
         statuses = []
 
         def one_request():
@@ -455,11 +458,11 @@ def test_idle_tunnel_is_closed_after_idle_timeout(http_backend, http_lb):
         return None
     be, lb = one(http_backend, http_lb, respond, extra=["--idle-timeout", "300ms"])
     with HttpClient(lb.addr) as c:
+        t0 = time.monotonic()  # before the lb can start its idle timer
         c.send(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         assert c.response().status == 101
-        t0 = time.monotonic()
         assert c.rest() == b""          # strata closes the silent tunnel
-        assert time.monotonic() - t0 >= 0.25
+        assert time.monotonic() - t0 >= 0.29
     wait_until(lambda: be.finished == 1, what="the server side of the tunnel closed too")
 
 
@@ -550,10 +553,11 @@ def test_response_timeout_is_inactivity_not_total(http_backend, http_lb):
     def respond(req, conn, be):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
         for i in range(10):
-            time.sleep(0.1)
+            time.sleep(0.3)
             conn.sendall(b"%d" % i)
         return b""
-    be, lb = one(http_backend, http_lb, respond, extra=["--response-timeout", "500ms"])
+    # 3 s in all, never 2 s without a byte
+    be, lb = one(http_backend, http_lb, respond, extra=["--response-timeout", "2s"])
     with HttpClient(lb.addr) as c:
         r = c.request()
         assert r.status == 200 and r.body == b"0123456789"

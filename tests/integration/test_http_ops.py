@@ -24,7 +24,7 @@ def health_backend(http_backend, status_for_health):
 def test_http_health_check_with_expected_status(http_backend, http_lb):
     status = [200]
     be = health_backend(http_backend, status)
-    lb = http_lb([be], check="http:/health", interval="100ms", rise=1, fall=1,
+    lb = http_lb([be], check="http:/health", interval="100ms", rise=1, fall=2,
                  extra=["--health-status", "204"])
     wait_state(lb.admin, "h", "down")  # 200 is not the 204 expected
     status[0] = 204
@@ -38,7 +38,7 @@ def test_http_health_check_with_expected_status(http_backend, http_lb):
 def test_http_health_check_default_accepts_2xx_3xx(http_backend, http_lb):
     status = [302]
     be = health_backend(http_backend, status)
-    lb = http_lb([be], check="http:/health", interval="100ms", rise=1, fall=1)
+    lb = http_lb([be], check="http:/health", interval="100ms", rise=1, fall=2)
     wait_until(lambda: len([q for q in be.requests if q.target == "/health"]) >= 3,
                what="three checks")
     assert lb.server("h")["state"] == "up"
@@ -172,9 +172,9 @@ def test_http_timeouts_and_keepalive_from_a_config_file(http_backend, start_lb, 
     listen, admin = free_addr(), free_addr()
     path = tmp_conf("[global]\nthreads = 1\nadmin = %s\naccess-log = off\n"
                     "[pool web]\nserver = %s,name=rec\nhealth-check = none\n"
-                    "response-timeout = 300ms\nserver-keepalive = 0\n"
+                    "response-timeout = 1s\nserver-keepalive = 0\n"
                     "[listen front]\nbind = %s\npool = web\n"
-                    "header-timeout = 300ms\nkeepalive-timeout = 400ms\n" % (admin, be.addr, listen))
+                    "header-timeout = 1s\nkeepalive-timeout = 1500ms\n" % (admin, be.addr, listen))
     start_lb(["-c", path], listen=listen, admin=admin)
     from conftest import assert_error_response
     rs, _, closed = exchange_raw(listen, build_request(target="/slow"))

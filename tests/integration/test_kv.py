@@ -509,7 +509,9 @@ def test_lmdb_acknowledged_writes_survive_sigkill_20_times(start_lmdb):
 
         t = threading.Thread(target=write)
         t.start()
-        time.sleep(random.uniform(0.05, 0.2))
+        before = len(acked)
+        wait_until(lambda: len(acked) >= before + 10, 10, "ten acknowledged writes")
+        time.sleep(random.uniform(0, 0.15))
         p.kill()
         stop.set()
         t.join(10)

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (admin_get, exchange_raw, free_addr, parse_metrics, run_strata, stats,
-                      tcp_served, wait_until)
+from conftest import (admin_get, clear_of_window_edge, exchange_raw, free_addr, parse_metrics,
+                      run_strata, stats, tcp_served, wait_until)
 
 
 def get(addr, path="/", headers=""):
@@ -40,6 +40,7 @@ def test_two_lbs_hold_one_limit_under_concurrency(http_backend, start_redis, sha
     b = http_backend("a")
     store = start_redis()
     lbs = [shared_lb(b, "fixed:20/60m", store.addr) for _ in range(2)]
+    clear_of_window_edge(3600)
     codes = []
     lock = threading.Lock()
 
@@ -71,6 +72,7 @@ def test_shared_decides_as_the_local_rule(http_backend, start_redis, shared_lb, 
     rate = "%s:4/60m" % algo
     shared = [shared_lb(b, rate, store.addr) for _ in range(2)]
     local = http_lb([b], extra=["--rate-limit", rate])
+    clear_of_window_edge(3600)
     seen = {"shared": [], "local": []}
     for i in range(7):
         for kind, addr in (("shared", shared[i % 2].addr), ("local", local.addr)):
@@ -94,11 +96,12 @@ def test_store_keys_name_the_rule_and_client_and_expire(http_backend, start_redi
 
 def test_store_down_fails_open_at_once(http_backend, shared_lb):
     b = http_backend("a")
-    lb = shared_lb(b, "token:1/1m", free_addr())  # nothing listens there
+    # nothing listens there; a long timeout the requests must not wait
+    lb = shared_lb(b, "token:1/1m", free_addr(), "--rate-limit-store-timeout", "5s")
     t0 = time.monotonic()
     codes = [get(lb.addr).status for _ in range(5)]
     assert codes == [200] * 5 and len(b.requests) == 5
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 2.5
     assert store_errors(lb) == 5
     lb.proc.wait_log("allowing (on-store-error = open)")
     rule = lb.stats()["ratelimits"][0]
@@ -122,6 +125,7 @@ def test_hung_store_is_waited_for_a_bounded_time(http_backend, start_redis, shar
     store = start_redis()
     lb = shared_lb(b, "fixed:10/60m", store.addr, "--rate-limit-on-store-error", "closed",
                    "--rate-limit-store-timeout", "200ms", threads=1)
+    clear_of_window_edge(3600)
     assert get(lb.addr).status == 200
     store.proc.signal(signal.SIGSTOP)
     try:
@@ -129,7 +133,7 @@ def test_hung_store_is_waited_for_a_bounded_time(http_backend, start_redis, shar
             t0 = time.monotonic()
             r = get(lb.addr)
             took = time.monotonic() - t0
-            assert r.status == 429 and 0.18 <= took < 1.5, took
+            assert r.status == 429 and 0.18 <= took < 4, took
     finally:
         store.proc.signal(signal.SIGCONT)
     assert len(b.requests) == 1
@@ -167,6 +171,7 @@ def test_local_allowance_saves_round_trips(http_backend, start_redis, shared_lb)
     b = http_backend("a")
     store = start_redis()
     lb = shared_lb(b, "fixed:20/60m", store.addr, "--rate-limit-local-allowance", "5", threads=1)
+    clear_of_window_edge(3600)
     rs = [get(lb.addr) for _ in range(25)]
     assert [r.status for r in rs] == [200] * 20 + [429] * 5
     assert [int(r.get("X-RateLimit-Remaining")) for r in rs[:20]] == list(range(19, -1, -1))
@@ -185,6 +190,7 @@ def test_local_allowance_error_is_bounded_by_held_units(http_backend, start_redi
     store = start_redis()
     lbs = [shared_lb(b, "fixed:6/60m", store.addr, "--rate-limit-local-allowance", "5",
                      threads=1) for _ in range(2)]
+    clear_of_window_edge(3600)
     codes = [get(lbs[i % 2].addr).status for i in range(12)]
     assert codes == [200, 200, 200, 429, 200, 429, 200, 429, 200, 429, 429, 429]
     assert len(b.requests) == 6

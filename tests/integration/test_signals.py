@@ -2,6 +2,7 @@
 exit 0; a second signal stops at once."""
 
 import signal
+import threading
 import time
 
 import pytest
@@ -44,8 +45,11 @@ def test_drain_refuses_new_clients_and_finishes_open_ones(start_echo, lb_for):
 
 
 def test_request_in_flight_during_sigterm_completes(lb_for, py_server):
+    arrived = threading.Event()
+
     def slow(conn):
         read_http_request(conn)
+        arrived.set()
         time.sleep(0.5)
         conn.sendall(http_reply("slow"))
 
@@ -53,7 +57,7 @@ def test_request_in_flight_during_sigterm_completes(lb_for, py_server):
     lb = lb_for([Named(srv.addr, "slow")], check="none", extra=["--grace", "20s"])
     c = HttpConn(lb.addr)
     c.sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.1)
+    assert arrived.wait(10)  # the request is in flight: at the server
     lb.proc.signal(signal.SIGTERM)
     status, _, body, _ = _read_response(c.sock)
     assert status == 200 and body == b"slow\n"
