@@ -215,7 +215,7 @@ def test_plain_http_on_a_tls_listener_is_not_served(http_backend, http_lb, certs
 
 def test_client_abandoning_the_handshake(http_backend, http_lb, certs):
     be = http_backend("rec")
-    lb = tls_lb(http_lb, be, certs, extra=["--header-timeout", "300ms"])
+    lb = tls_lb(http_lb, be, certs, extra=["--header-timeout", "1s"])
     for _ in range(5):
         s = socket.create_connection(split_addr(lb.addr), timeout=10)
         s.sendall(b"\x16\x03\x01\x00\xff\x01")  # a truncated ClientHello
