@@ -1,6 +1,7 @@
 #include "kv/kvdisk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "core/err.h"
 #include "core/log.h"
 
-#define MAP_START (256ULL * 1024 * 1024)
+#define MAP_START (16ULL * 1024 * 1024)  /* doubled when full */
 
 struct kv_disk {
 	MDB_env *env;
@@ -138,6 +139,19 @@ static int load(struct kv_disk *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* A written map must have the disk blocks behind it: writing into a hole
+ * the disk has no room for is a SIGBUS, not an error. So the file is
+ * allocated up to the map's size before the map is used, from `from` on.
+ * 0 or an errno (the map must then not be used beyond `from`). */
+static int reserve(struct kv_disk *d, size_t from)
+{
+	if (d->mode == KV_FSYNC_ALWAYS)
+		return 0;
+	int fd;
+	int rc = mdb_env_get_fd(d->env, &fd);
+	return rc ? rc : posix_fallocate(fd, (off_t)from, (off_t)(d->map_size - from));
+}
+
 int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct kv_disk **out,
 		char *err, size_t errlen)
 {
@@ -150,7 +164,11 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 	d->store = s;
 	d->map_size = MAP_START;
 	mkdir(dir, 0755);
-	unsigned flags = MDB_NOTLS | (mode == KV_FSYNC_ALWAYS ? 0 : MDB_NOSYNC);
+	/* Without a sync per commit, LMDB writes straight into its map
+	 * (WRITEMAP: no pwrite per page, 1.7x the writes with pipelining); a
+	 * sync per commit stays with pwrite, since syncing a written map is an
+	 * msync of all of it. */
+	unsigned flags = MDB_NOTLS | (mode == KV_FSYNC_ALWAYS ? 0 : MDB_NOSYNC | MDB_WRITEMAP);
 	MDB_txn *txn = NULL;
 	int rc = mdb_env_create(&d->env);
 	if (rc == 0)
@@ -162,7 +180,9 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 		MDB_envinfo info;
 		mdb_env_info(d->env, &info);
 		d->map_size = info.me_mapsize;
-		rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+		rc = reserve(d, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	}
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, NULL, 0, &d->dbi);
@@ -239,9 +259,14 @@ int kvdisk_commit(struct kv_disk *d)
 		return 0;
 	int rc = write_noted(d);
 	while (rc == MDB_MAP_FULL) {
+		size_t old = d->map_size;
 		d->map_size *= 2;
 		log_info("kv: the lmdb map is full: growing it to %zu MB", d->map_size >> 20);
 		rc = mdb_env_set_mapsize(d->env, d->map_size);
+		if (rc == 0 && (rc = reserve(d, old)) != 0) {
+			d->map_size = old;  /* back to the part the disk holds */
+			mdb_env_set_mapsize(d->env, old);
+		}
 		if (rc == 0)
 			rc = write_noted(d);
 	}

@@ -487,12 +487,15 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 	return known;
 }
 
-/* The batch's writes reach LMDB before its replies go out (group commit). */
+/* The batch's writes reach LMDB before its replies go out (group commit).
+ * While the store is failing, writes are refused (MISCONF) and the cron
+ * retries: a batch then holds no acknowledged write, and its replies
+ * (errors, reads) go out without waiting for a retry. */
 static int commit(void *arg)
 {
 	struct kv_server *s = arg;
 	pthread_mutex_lock(&s->lock);
-	int rc = kvdisk_commit(s->disk);
+	int rc = kvdisk_failed(s->disk) ? 0 : kvdisk_commit(s->disk);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

@@ -550,6 +550,39 @@ def test_lmdb_bad_directory(tmp_path):
     assert r.returncode == 1 and "cannot open the lmdb store" in r.stderr
 
 
+@pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
+def test_lmdb_full_disk_refuses_writes_and_keeps_serving(procs, tmp_path, fsync):
+    """The store's directory on a 40 MB tmpfs (in a mount namespace the test
+    creates): when the disk is full, writes get MISCONF - the server neither
+    dies nor loses what it holds - and reads go on."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    addr = free_addr()
+    script = ('mount -t tmpfs -o size=40m strata-test "$1" && shift && exec "$@"')
+    p = procs.start(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                     mnt, STRATA, "kv", "--listen", addr, "--engine", "lmdb", "--dir",
+                     mnt / "db", "--fsync", fsync], "kv lmdb on tmpfs")
+    wait_listening(addr, proc=p)
+    host, port = split_addr(addr)
+    c = redis.Redis(host=host, port=port, socket_timeout=20)
+    value = b"v" * 100000
+    stored = 0
+    # The write whose commit fails loses its connection (its reply would
+    # claim a write that is not on disk); the writes after it get MISCONF.
+    with pytest.raises(redis.ConnectionError):
+        for i in range(1000):  # 100 MB: more than the disk holds
+            c.set("k%d" % i, value)
+            stored = i + 1
+    with pytest.raises(redis.ResponseError) as e:
+        c.set("one-more", "x")
+    assert str(e.value).startswith("MISCONF strata kv cannot write to its lmdb store")
+    assert 100 < stored <= 420  # at most 40 MB of 100 KB values
+    assert p.alive() and c.ping()
+    assert all(c.get("k%d" % i) == value for i in range(0, stored, 7))
+    assert c.info("persistence")["lmdb_last_error"]
+    p.wait_log("cannot write to the lmdb store")
+
+
 @pytest.fixture
 def netns():
     """A network namespace joined to this one by a veth pair: yields
