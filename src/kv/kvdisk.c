@@ -11,8 +11,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "kv/kvlog.h"
 
 #define MAP_START (16ULL * 1024 * 1024)  /* doubled when full */
+#define LOG_MAX (64u * 1024 * 1024)       /* a longer write-ahead log is applied at once */
 
 struct kv_disk {
 	MDB_env *env;
@@ -23,9 +25,16 @@ struct kv_disk {
 	struct buf noted;                 /* keys to write: size_t length, bytes */
 	bool flushed;                     /* every key went away first */
 	bool rewrite;                     /* noting ran out of memory: write every key */
+	/* --fsync always: batches go to the write-ahead log, and to LMDB at
+	 * the next checkpoint */
+	struct kv_log *log;
+	struct buf logged;                /* keys in the log, not yet in LMDB */
+	bool logged_flushed;              /* the log holds a FLUSHALL LMDB has not seen */
 	uint64_t commits;
 	char error[160];
 };
+
+static int checkpoint(struct kv_disk *d);
 
 static const char *const fsync_names[] = { "always", "everysec", "no" };
 
@@ -152,6 +161,17 @@ static int reserve(struct kv_disk *d, size_t from)
 	return rc ? rc : posix_fallocate(fd, (off_t)from, (off_t)(d->map_size - from));
 }
 
+/* Close without writing anything. */
+static void destroy(struct kv_disk *d)
+{
+	d->store->changed = NULL;
+	mdb_env_close(d->env);
+	kvlog_close(d->log);
+	buf_free(&d->noted);
+	buf_free(&d->logged);
+	free(d);
+}
+
 int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct kv_disk **out,
 		char *err, size_t errlen)
 {
@@ -204,6 +224,27 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 	}
 	s->changed = note;
 	s->changed_arg = d;
+	if (mode == KV_FSYNC_ALWAYS) {
+		/* What the log adds to LMDB (noted as it is replayed) goes into
+		 * LMDB at once, and the log starts empty. */
+		long n = 0;
+		rc = kvlog_open(dir, &d->log, err, errlen);
+		if (rc == 0 && (n = kvlog_replay(d->log, s)) < 0) {
+			rc = (int)n;
+			snprintf(err, errlen, "out of memory replaying %s/wal", dir);
+		}
+		if (rc == 0 && (rc = checkpoint(d)) != 0) {
+			snprintf(err, errlen, "cannot apply %s/wal to the lmdb store: %s", dir,
+				 mdb_strerror(rc));
+			rc = ERR_CONFIG;
+		}
+		if (rc < 0) {
+			destroy(d);
+			return rc;
+		}
+		if (n)
+			log_info("kv: %ld records of the write-ahead log replayed", n);
+	}
 	*out = d;
 	return 0;
 }
@@ -213,15 +254,16 @@ size_t kvdisk_max_key(const struct kv_disk *d)
 	return (size_t)mdb_env_get_maxkeysize(d->env);
 }
 
-/* One transaction with every noted key's state; MDB_MAP_FULL is reported
- * so the caller can grow the map and try again. */
-static int write_noted(struct kv_disk *d)
+/* One transaction with the state of every key listed in `keys` (after
+ * deleting all, with `drop`); MDB_MAP_FULL is reported so the caller can
+ * grow the map and try again. */
+static int write_keys(struct kv_disk *d, const struct buf *keys, bool drop)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	if (rc != 0)
 		return rc;
-	if (d->flushed || d->rewrite)
+	if (drop || d->rewrite)
 		rc = mdb_drop(txn, d->dbi, 0);
 	if (rc == 0 && d->rewrite) {
 		struct rewrite_all w = { txn, d->dbi, 0 };
@@ -231,10 +273,10 @@ static int write_noted(struct kv_disk *d)
 		while (cursor && w.rc == 0);
 		rc = w.rc;
 	}
-	for (size_t off = d->noted.off; rc == 0 && off < d->noted.len;) {
+	for (size_t off = keys->off; rc == 0 && !d->rewrite && off < keys->len;) {
 		size_t len;
-		memcpy(&len, d->noted.data + off, sizeof(len));
-		const char *key = d->noted.data + off + sizeof(len);
+		memcpy(&len, keys->data + off, sizeof(len));
+		const char *key = keys->data + off + sizeof(len);
 		off += sizeof(len) + len;
 		MDB_val k = { len, (void *)key };
 		struct kv_entry *e = kvstore_peek(d->store, key, len);
@@ -253,11 +295,10 @@ static int write_noted(struct kv_disk *d)
 	return mdb_txn_commit(txn);  /* syncs in mode always */
 }
 
-int kvdisk_commit(struct kv_disk *d)
+/* write_keys, growing the map while it is full. 0 or an LMDB/errno code. */
+static int write_lmdb(struct kv_disk *d, const struct buf *keys, bool drop)
 {
-	if (d->noted.len == d->noted.off && !d->flushed && !d->rewrite && !d->error[0])
-		return 0;
-	int rc = write_noted(d);
+	int rc = write_keys(d, keys, drop);
 	while (rc == MDB_MAP_FULL) {
 		size_t old = d->map_size;
 		d->map_size *= 2;
@@ -268,17 +309,93 @@ int kvdisk_commit(struct kv_disk *d)
 			mdb_env_set_mapsize(d->env, old);
 		}
 		if (rc == 0)
-			rc = write_noted(d);
+			rc = write_keys(d, keys, drop);
 	}
-	if (rc != 0) {
-		snprintf(d->error, sizeof(d->error), "%s", mdb_strerror(rc));
-		log_error("kv: cannot write to the lmdb store: %s", d->error);
-		return ERR_CONFIG;
+	return rc;
+}
+
+/* The noted keys join the logged ones. */
+static void move_noted(struct kv_disk *d)
+{
+	buf_append(&d->logged, d->noted.data + d->noted.off, d->noted.len - d->noted.off);
+	if (d->logged.oom) {
+		buf_free(&d->logged);
+		d->rewrite = true;
 	}
+	d->logged_flushed |= d->flushed;
 	buf_reset(&d->noted);
-	d->flushed = d->rewrite = false;
+	d->flushed = false;
+}
+
+/* --fsync always: the noted keys' states appended to the log and synced. */
+static int log_noted(struct kv_disk *d)
+{
+	int rc = d->flushed ? kvlog_del_all(d->log) : 0;
+	for (size_t off = d->noted.off; rc == 0 && off < d->noted.len;) {
+		size_t len;
+		memcpy(&len, d->noted.data + off, sizeof(len));
+		const char *key = d->noted.data + off + sizeof(len);
+		off += sizeof(len) + len;
+		struct kv_entry *e = kvstore_peek(d->store, key, len);
+		rc = e && !kvstore_expired(d->store, e) ? kvlog_set(d->log, e)
+							: kvlog_del(d->log, key, len);
+	}
+	if (rc == 0)
+		rc = kvlog_sync(d->log);
+	if (rc == 0)
+		move_noted(d);
+	return rc;
+}
+
+/* --fsync always: what the log holds into LMDB, one synced transaction,
+ * then an empty log. */
+static int checkpoint(struct kv_disk *d)
+{
+	move_noted(d);
+	int rc = write_lmdb(d, &d->logged, d->logged_flushed);
+	if (rc == 0 && (rc = kvlog_reset(d->log)) == 0) {
+		buf_reset(&d->logged);
+		d->logged_flushed = d->rewrite = false;
+	}
+	return rc;
+}
+
+static int failed(struct kv_disk *d, int rc)
+{
+	snprintf(d->error, sizeof(d->error), "%s", mdb_strerror(rc));
+	log_error("kv: cannot write to the lmdb store: %s", d->error);
+	return ERR_CONFIG;
+}
+
+static void succeeded(struct kv_disk *d)
+{
 	d->error[0] = '\0';
 	d->commits++;
+}
+
+int kvdisk_commit(struct kv_disk *d)
+{
+	if (d->noted.len == d->noted.off && !d->flushed && !d->rewrite && !d->error[0])
+		return 0;
+	int rc;
+	if (d->log && !d->rewrite && !d->error[0]) {
+		if ((rc = log_noted(d)) != 0)
+			return failed(d, rc);
+		succeeded(d);
+		/* The batch is durable: a checkpoint that fails now is retried. */
+		if (kvlog_size(d->log) > LOG_MAX && (rc = checkpoint(d)) != 0)
+			failed(d, rc);
+		return 0;
+	}
+	if (d->log) {
+		rc = checkpoint(d);
+	} else if ((rc = write_lmdb(d, &d->noted, d->flushed)) == 0) {
+		buf_reset(&d->noted);
+		d->flushed = d->rewrite = false;
+	}
+	if (rc != 0)
+		return failed(d, rc);
+	succeeded(d);
 	return 0;
 }
 
@@ -286,6 +403,11 @@ void kvdisk_tick(struct kv_disk *d)
 {
 	if (d->mode == KV_FSYNC_EVERYSEC)
 		mdb_env_sync(d->env, 1);
+	if (d->log && !d->error[0] && (d->logged.len > d->logged.off || d->logged_flushed)) {
+		int rc = checkpoint(d);
+		if (rc != 0)
+			failed(d, rc);
+	}
 }
 
 bool kvdisk_failed(const struct kv_disk *d)
@@ -308,9 +430,8 @@ void kvdisk_close(struct kv_disk *d)
 	if (!d)
 		return;
 	kvdisk_commit(d);
-	d->store->changed = NULL;
+	if (d->log && !d->error[0])
+		checkpoint(d);
 	mdb_env_sync(d->env, 1);
-	mdb_env_close(d->env);
-	buf_free(&d->noted);
-	free(d);
+	destroy(d);
 }

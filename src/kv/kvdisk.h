@@ -9,8 +9,12 @@
  * is the key -> 8-byte little-endian expiry (Unix ms, 0 none) + the value,
  * so TTLs persist; expired records are dropped when loaded.
  *
- *   always     the commit is on disk (fsync) before any reply: an
- *              acknowledged write survives a crash of the process or host
+ *   always     the batch is on disk before any reply: an acknowledged
+ *              write survives a crash of the process or host. The batch
+ *              goes to a write-ahead log (kvlog.h, one fdatasync) and to
+ *              LMDB in one synced transaction about once a second (a
+ *              checkpoint, after which the log starts empty); at open the
+ *              log is replayed over what LMDB holds
  *   everysec   commits are synced once a second (kvdisk_tick): a host crash
  *              loses at most about the last second
  *   no         never synced by strata: the OS writes back when it likes

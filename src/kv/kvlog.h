@@ -1,0 +1,71 @@
+/*
+ * kvlog.h - the write-ahead log of the lmdb engine's `--fsync always`.
+ *
+ * A commit that syncs LMDB rewrites B-tree pages and syncs twice; an
+ * append-only log syncs once and writes only the changed keys. So with
+ * `always` each batch's changes are appended here and made durable
+ * (fdatasync) before its replies, and applied to LMDB in one synced
+ * transaction about once a second (a checkpoint), after which the log
+ * starts again empty. At start, what LMDB holds is loaded and the log
+ * replayed on top: every record carries a key's whole state, so applying
+ * records twice is harmless.
+ *
+ * The file is DIR/wal, a sequence of records:
+ *
+ *   u32 length of the body | u32 XXH32 of the body | body
+ *   body: u8 type | u32 key length | i64 expiry (Unix ms, 0: none) | key | value
+ *   type: 1 the key is set, 2 the key is gone, 3 every key is gone
+ *
+ * (little-endian). A record cut short by a crash, or one whose checksum
+ * does not match, ends the replay: it was not acknowledged.
+ */
+#ifndef STRATA_KVLOG_H
+#define STRATA_KVLOG_H
+
+#include <stddef.h>
+
+#include "kv/kvstore.h"
+
+struct kv_log;
+
+/*
+ * kvlog_open - open (creating) DIR/wal. 0 and *out, or a negative errno
+ * with a one-line reason in err. kvlog_close closes it (what is appended
+ * and not synced is dropped).
+ */
+int kvlog_open(const char *dir, struct kv_log **out, char *err, size_t errlen);
+void kvlog_close(struct kv_log *l);
+
+/*
+ * kvlog_replay - apply every whole record of the file to s, in order
+ * (keys set, deleted, all deleted; keys already expired by s's clock are
+ * deleted). Returns the number of records applied, or -ENOMEM.
+ */
+long kvlog_replay(struct kv_log *l, struct kv_store *s);
+
+/* kvlog_set / kvlog_del / kvlog_del_all - append a record to the batch in
+ * memory (written by kvlog_sync). 0, or -ENOMEM. */
+int kvlog_set(struct kv_log *l, const struct kv_entry *e);
+int kvlog_del(struct kv_log *l, const void *key, size_t len);
+int kvlog_del_all(struct kv_log *l);
+
+/*
+ * kvlog_sync - write the batch and fdatasync the file: 0 once it is on
+ * disk. On failure (a negative errno) the file is cut back to where the
+ * batch began, so the next batch does not follow a torn record, and the
+ * batch is dropped.
+ */
+int kvlog_sync(struct kv_log *l);
+
+/* kvlog_size - bytes in the file. */
+size_t kvlog_size(const struct kv_log *l);
+
+/*
+ * kvlog_reset - start an empty log (once its records are in LMDB, synced):
+ * a new empty file renamed over the old one, the directory synced. 0, or a
+ * negative errno (the old log is then still in place: replaying it again
+ * is harmless).
+ */
+int kvlog_reset(struct kv_log *l);
+
+#endif
