@@ -25,8 +25,8 @@ struct kv_disk {
 	struct buf noted;                 /* keys to write: size_t length, bytes */
 	bool flushed;                     /* every key went away first */
 	bool rewrite;                     /* noting ran out of memory: write every key */
-	/* --fsync always: batches go to the write-ahead log, and to LMDB at
-	 * the next checkpoint */
+	/* --fsync always and everysec: batches go to the write-ahead log,
+	 * and to LMDB at the next checkpoint */
 	struct kv_log *log;
 	struct buf logged;                /* keys in the log, not yet in LMDB */
 	bool logged_flushed;              /* the log holds a FLUSHALL LMDB has not seen */
@@ -224,7 +224,7 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 	}
 	s->changed = note;
 	s->changed_arg = d;
-	if (mode == KV_FSYNC_ALWAYS) {
+	if (mode != KV_FSYNC_NO) {
 		/* What the log adds to LMDB (noted as it is replayed) goes into
 		 * LMDB at once, and the log starts empty. */
 		long n = 0;
@@ -327,7 +327,7 @@ static void move_noted(struct kv_disk *d)
 	d->flushed = false;
 }
 
-/* --fsync always: the noted keys' states appended to the log and synced. */
+/* The noted keys' states appended to the log (and synced with always). */
 static int log_noted(struct kv_disk *d)
 {
 	int rc = d->flushed ? kvlog_del_all(d->log) : 0;
@@ -341,18 +341,20 @@ static int log_noted(struct kv_disk *d)
 							: kvlog_del(d->log, key, len);
 	}
 	if (rc == 0)
-		rc = kvlog_sync(d->log);
+		rc = kvlog_write(d->log, d->mode == KV_FSYNC_ALWAYS);
 	if (rc == 0)
 		move_noted(d);
 	return rc;
 }
 
-/* --fsync always: what the log holds into LMDB, one synced transaction,
- * then an empty log. */
+/* What the log holds into LMDB, one transaction, synced, then an empty
+ * log. */
 static int checkpoint(struct kv_disk *d)
 {
 	move_noted(d);
 	int rc = write_lmdb(d, &d->logged, d->logged_flushed);
+	if (rc == 0 && d->mode != KV_FSYNC_ALWAYS)
+		rc = mdb_env_sync(d->env, 1);  /* the log may go once LMDB is on disk */
 	if (rc == 0 && (rc = kvlog_reset(d->log)) == 0) {
 		buf_reset(&d->logged);
 		d->logged_flushed = d->rewrite = false;
@@ -401,8 +403,6 @@ int kvdisk_commit(struct kv_disk *d)
 
 void kvdisk_tick(struct kv_disk *d)
 {
-	if (d->mode == KV_FSYNC_EVERYSEC)
-		mdb_env_sync(d->env, 1);
 	if (d->log && !d->error[0] && (d->logged.len > d->logged.off || d->logged_flushed)) {
 		int rc = checkpoint(d);
 		if (rc != 0)

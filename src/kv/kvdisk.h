@@ -15,9 +15,11 @@
  *              LMDB in one synced transaction about once a second (a
  *              checkpoint, after which the log starts empty); at open the
  *              log is replayed over what LMDB holds
- *   everysec   commits are synced once a second (kvdisk_tick): a host crash
- *              loses at most about the last second
- *   no         never synced by strata: the OS writes back when it likes
+ *   everysec   as always, but the log is not synced per batch: the
+ *              checkpoint (kvdisk_tick) syncs LMDB once a second, and a
+ *              host crash loses at most about the last second
+ *   no         one LMDB transaction per batch, never synced by strata:
+ *              the OS writes back when it likes
  *
  * A process crash (SIGKILL) loses nothing committed in any mode: the data
  * is in the OS's page cache. The map grows (doubling) when full.

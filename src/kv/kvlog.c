@@ -95,7 +95,7 @@ int kvlog_del_all(struct kv_log *l)
 	return append(l, REC_DEL_ALL, NULL, 0, 0, NULL, 0);
 }
 
-int kvlog_sync(struct kv_log *l)
+int kvlog_write(struct kv_log *l, bool sync)
 {
 	int rc = 0;
 	size_t off = l->batch.off;
@@ -106,7 +106,7 @@ int kvlog_sync(struct kv_log *l)
 		else if (n > 0)
 			off += (size_t)n;
 	}
-	if (rc == 0 && fdatasync(l->fd) < 0)
+	if (rc == 0 && sync && fdatasync(l->fd) < 0)
 		rc = err_sys();
 	if (rc == 0)
 		l->size += l->batch.len - l->batch.off;

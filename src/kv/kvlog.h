@@ -1,12 +1,13 @@
 /*
- * kvlog.h - the write-ahead log of the lmdb engine's `--fsync always`.
+ * kvlog.h - the write-ahead log of the lmdb engine (`--fsync always` and
+ * `everysec`).
  *
  * A commit that syncs LMDB rewrites B-tree pages and syncs twice; an
- * append-only log syncs once and writes only the changed keys. So with
- * `always` each batch's changes are appended here and made durable
- * (fdatasync) before its replies, and applied to LMDB in one synced
- * transaction about once a second (a checkpoint), after which the log
- * starts again empty. At start, what LMDB holds is loaded and the log
+ * append-only log syncs once and writes only the changed keys. So each
+ * batch's changes are appended here before its replies - made durable
+ * (fdatasync) with `always`, left to the page cache with `everysec` - and
+ * applied to LMDB in one transaction about once a second, synced (a
+ * checkpoint), after which the log starts again empty. At start, what LMDB holds is loaded and the log
  * replayed on top: every record carries a key's whole state, so applying
  * records twice is harmless.
  *
@@ -22,6 +23,7 @@
 #ifndef STRATA_KVLOG_H
 #define STRATA_KVLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kv/kvstore.h"
@@ -44,18 +46,18 @@ void kvlog_close(struct kv_log *l);
 long kvlog_replay(struct kv_log *l, struct kv_store *s);
 
 /* kvlog_set / kvlog_del / kvlog_del_all - append a record to the batch in
- * memory (written by kvlog_sync). 0, or -ENOMEM. */
+ * memory (written by kvlog_write). 0, or -ENOMEM. */
 int kvlog_set(struct kv_log *l, const struct kv_entry *e);
 int kvlog_del(struct kv_log *l, const void *key, size_t len);
 int kvlog_del_all(struct kv_log *l);
 
 /*
- * kvlog_sync - write the batch and fdatasync the file: 0 once it is on
- * disk. On failure (a negative errno) the file is cut back to where the
- * batch began, so the next batch does not follow a torn record, and the
- * batch is dropped.
+ * kvlog_write - write the batch, and with `sync` fdatasync the file: 0 once
+ * it is in the file (on disk, with sync). On failure (a negative errno) the
+ * file is cut back to where the batch began, so the next batch does not
+ * follow a torn record, and the batch is dropped.
  */
-int kvlog_sync(struct kv_log *l);
+int kvlog_write(struct kv_log *l, bool sync);
 
 /* kvlog_size - bytes in the file. */
 size_t kvlog_size(const struct kv_log *l);

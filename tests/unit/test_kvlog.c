@@ -92,12 +92,12 @@ static void test_replays_in_order(void **state)
 	log_set(f, l, "a", "1", 0);
 	log_set(f, l, "b", "2", NOW + 60000);
 	log_set(f, l, "gone", "x", NOW + 5);     /* expired when replayed */
-	assert_int_equal(kvlog_sync(l), 0);
+	assert_int_equal(kvlog_write(l, true), 0);
 	log_set(f, l, "a", "3", 0);
 	assert_int_equal(kvlog_del(l, "b", 1), 0);
 	log_set(f, l, "b", "4", NOW + 60000);
 	assert_int_equal(kvlog_del(l, "nothing", 7), 0);
-	assert_int_equal(kvlog_sync(l), 0);
+	assert_int_equal(kvlog_write(l, true), 0);
 	kvlog_close(l);
 
 	struct kv_store s;
@@ -113,7 +113,7 @@ static void test_replays_in_order(void **state)
 	l = open_log(f);
 	assert_int_equal(kvlog_del_all(l), 0);
 	log_set(f, l, "c", "5", 0);
-	assert_int_equal(kvlog_sync(l), 0);
+	assert_int_equal(kvlog_write(l, true), 0);
 	kvlog_close(l);
 	assert_int_equal(replay(f, &s), 9);
 	assert_int_equal(kvstore_keys(&s), 1);
@@ -128,7 +128,7 @@ static void test_a_torn_or_damaged_record_ends_the_replay(void **state)
 	log_set(f, l, "first", "1", 0);
 	log_set(f, l, "second", "2", 0);
 	log_set(f, l, "third", "3", 0);
-	assert_int_equal(kvlog_sync(l), 0);
+	assert_int_equal(kvlog_write(l, true), 0);
 	size_t size = kvlog_size(l);
 	kvlog_close(l);
 	struct stat st;
@@ -163,12 +163,12 @@ static void test_reset_empties_the_log(void **state)
 	struct fixture *f = *state;
 	struct kv_log *l = open_log(f);
 	log_set(f, l, "a", "1", 0);
-	assert_int_equal(kvlog_sync(l), 0);
+	assert_int_equal(kvlog_write(l, true), 0);
 	assert_true(kvlog_size(l) > 0);
 	assert_int_equal(kvlog_reset(l), 0);
 	assert_int_equal(kvlog_size(l), 0);
-	log_set(f, l, "b", "2", 0);   /* appended to the new file */
-	assert_int_equal(kvlog_sync(l), 0);
+	log_set(f, l, "b", "2", 0);   /* appended to the new file (unsynced: everysec) */
+	assert_int_equal(kvlog_write(l, false), 0);
 	kvlog_close(l);
 	struct kv_store s;
 	assert_int_equal(replay(f, &s), 1);
