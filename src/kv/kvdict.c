@@ -236,6 +236,8 @@ size_t kvdict_sample(struct kv_dict *d, uint64_t *rng, size_t want, struct kv_en
 	size_t from = rehashing(d) ? (size_t)d->rehash : 0;
 	size_t ring = d->size[0] - from + d->size[1];
 	size_t window = (want * ring + keys - 1) / keys;
+	if (window > 16 * want)
+		window = 16 * want;  /* a sparse table: fewer keys now, not a long scan */
 	if (window > ring)
 		window = ring;
 	size_t i = rng_next(rng) % ring, inside = 0;

@@ -75,6 +75,7 @@ struct kv_entry *kvdict_random(struct kv_dict *d, uint64_t *rng);
  * on average (as Redis's dictGetSomeKeys, without its bias). Each entry is
  * as likely as any other to be among them, and the buckets are read in
  * order, so a sample costs one random seek rather than one per key.
+ * The window is at most 16 x want buckets (a sparse table yields fewer).
  * Stores at most `cap` in out (a random subset of a window that holds
  * more) and returns how many: 0 when the window is empty. */
 size_t kvdict_sample(struct kv_dict *d, uint64_t *rng, size_t want, struct kv_entry **out,

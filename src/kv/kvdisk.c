@@ -1,7 +1,6 @@
 #include "kv/kvdisk.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +30,17 @@ struct kv_disk {
 	struct buf logged;                /* keys in the log, not yet in LMDB */
 	bool logged_flushed;              /* the log holds a FLUSHALL LMDB has not seen */
 	uint64_t commits;
+	uint64_t failures;                /* times the store went from working to failing */
 	char error[160];
 };
 
 static int checkpoint(struct kv_disk *d);
+
+/* LMDB's codes are positive, the log's negative errnos. */
+static const char *lmdb_str(int rc)
+{
+	return rc < 0 ? err_str(rc) : mdb_strerror(rc);
+}
 
 static const char *const fsync_names[] = { "always", "everysec", "no" };
 
@@ -148,19 +154,6 @@ static int load(struct kv_disk *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* A written map must have the disk blocks behind it: writing into a hole
- * the disk has no room for is a SIGBUS, not an error. So the file is
- * allocated up to the map's size before the map is used, from `from` on.
- * 0 or an errno (the map must then not be used beyond `from`). */
-static int reserve(struct kv_disk *d, size_t from)
-{
-	if (d->mode == KV_FSYNC_ALWAYS)
-		return 0;
-	int fd;
-	int rc = mdb_env_get_fd(d->env, &fd);
-	return rc ? rc : posix_fallocate(fd, (off_t)from, (off_t)(d->map_size - from));
-}
-
 /* Close without writing anything. */
 static void destroy(struct kv_disk *d)
 {
@@ -184,11 +177,11 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 	d->store = s;
 	d->map_size = MAP_START;
 	mkdir(dir, 0755);
-	/* Without a sync per commit, LMDB writes straight into its map
-	 * (WRITEMAP: no pwrite per page, 1.7x the writes with pipelining); a
-	 * sync per commit stays with pwrite, since syncing a written map is an
-	 * msync of all of it. */
-	unsigned flags = MDB_NOTLS | (mode == KV_FSYNC_ALWAYS ? 0 : MDB_NOSYNC | MDB_WRITEMAP);
+	/* LMDB is written only at checkpoints: synced with always and
+	 * everysec (see checkpoint), left to the OS with no. Not MDB_WRITEMAP:
+	 * unsynced, the OS may write a written map's meta page before its data,
+	 * and a host crash would corrupt the store instead of losing writes. */
+	unsigned flags = MDB_NOTLS | (mode == KV_FSYNC_ALWAYS ? 0 : MDB_NOSYNC);
 	MDB_txn *txn = NULL;
 	int rc = mdb_env_create(&d->env);
 	if (rc == 0)
@@ -200,9 +193,7 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 		MDB_envinfo info;
 		mdb_env_info(d->env, &info);
 		d->map_size = info.me_mapsize;
-		rc = reserve(d, 0);
-		if (rc == 0)
-			rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+		rc = mdb_txn_begin(d->env, NULL, 0, &txn);
 	}
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, NULL, 0, &d->dbi);
@@ -224,27 +215,28 @@ int kvdisk_open(const char *dir, enum kv_fsync mode, struct kv_store *s, struct 
 	}
 	s->changed = note;
 	s->changed_arg = d;
-	if (mode != KV_FSYNC_NO) {
-		/* What the log adds to LMDB (noted as it is replayed) goes into
-		 * LMDB at once, and the log starts empty. */
-		long n = 0;
-		rc = kvlog_open(dir, &d->log, err, errlen);
-		if (rc == 0 && (n = kvlog_replay(d->log, s)) < 0) {
-			rc = (int)n;
-			snprintf(err, errlen, "out of memory replaying %s/wal", dir);
-		}
-		if (rc == 0 && (rc = checkpoint(d)) != 0) {
-			snprintf(err, errlen, "cannot apply %s/wal to the lmdb store: %s", dir,
-				 mdb_strerror(rc));
-			rc = ERR_CONFIG;
-		}
-		if (rc < 0) {
-			destroy(d);
-			return rc;
-		}
-		if (n)
-			log_info("kv: %ld records of the write-ahead log replayed", n);
+	/* What the log adds to LMDB (noted as it is replayed) goes into LMDB
+	 * at once, and the log starts empty. */
+	long n = 0;
+	rc = kvlog_open(dir, &d->log, err, errlen);
+	if (rc == 0 && (n = kvlog_replay(d->log, s)) < 0) {
+		rc = (int)n;
+		snprintf(err, errlen, "cannot replay %s/wal: %s", dir, err_str(rc));
 	}
+	if (rc == 0 && kvlog_unread(d->log))
+		log_warn("kv: the write-ahead log ends with %zu bytes that are not whole records "
+			 "(a write cut short by a crash): kept in %s", kvlog_unread(d->log),
+			 kvlog_keep(d->log));
+	if (rc == 0 && (rc = checkpoint(d)) != 0) {
+		snprintf(err, errlen, "cannot apply %s/wal to the lmdb store: %s", dir, lmdb_str(rc));
+		rc = ERR_CONFIG;
+	}
+	if (rc < 0) {
+		destroy(d);
+		return rc;
+	}
+	if (n)
+		log_info("kv: %ld records of the write-ahead log replayed", n);
 	*out = d;
 	return 0;
 }
@@ -304,11 +296,9 @@ static int write_lmdb(struct kv_disk *d, const struct buf *keys, bool drop)
 		d->map_size *= 2;
 		log_info("kv: the lmdb map is full: growing it to %zu MB", d->map_size >> 20);
 		rc = mdb_env_set_mapsize(d->env, d->map_size);
-		if (rc == 0 && (rc = reserve(d, old)) != 0) {
-			d->map_size = old;  /* back to the part the disk holds */
-			mdb_env_set_mapsize(d->env, old);
-		}
-		if (rc == 0)
+		if (rc != 0)
+			d->map_size = old;
+		else
 			rc = write_keys(d, keys, drop);
 	}
 	return rc;
@@ -342,6 +332,8 @@ static int log_noted(struct kv_disk *d)
 	}
 	if (rc == 0)
 		rc = kvlog_write(d->log, d->mode == KV_FSYNC_ALWAYS);
+	else
+		kvlog_discard(d->log);
 	if (rc == 0)
 		move_noted(d);
 	return rc;
@@ -352,9 +344,13 @@ static int log_noted(struct kv_disk *d)
 static int checkpoint(struct kv_disk *d)
 {
 	move_noted(d);
+	/* everysec syncs this transaction (LMDB then writes the meta page only
+	 * after the data is on disk); the log may go once it is. */
+	if (d->mode == KV_FSYNC_EVERYSEC)
+		mdb_env_set_flags(d->env, MDB_NOSYNC, 0);
 	int rc = write_lmdb(d, &d->logged, d->logged_flushed);
-	if (rc == 0 && d->mode != KV_FSYNC_ALWAYS)
-		rc = mdb_env_sync(d->env, 1);  /* the log may go once LMDB is on disk */
+	if (d->mode == KV_FSYNC_EVERYSEC)
+		mdb_env_set_flags(d->env, MDB_NOSYNC, 1);
 	if (rc == 0 && (rc = kvlog_reset(d->log)) == 0) {
 		buf_reset(&d->logged);
 		d->logged_flushed = d->rewrite = false;
@@ -364,7 +360,9 @@ static int checkpoint(struct kv_disk *d)
 
 static int failed(struct kv_disk *d, int rc)
 {
-	snprintf(d->error, sizeof(d->error), "%s", mdb_strerror(rc));
+	if (!d->error[0])
+		d->failures++;
+	snprintf(d->error, sizeof(d->error), "%s", lmdb_str(rc));
 	log_error("kv: cannot write to the lmdb store: %s", d->error);
 	return ERR_CONFIG;
 }
@@ -380,7 +378,7 @@ int kvdisk_commit(struct kv_disk *d)
 	if (d->noted.len == d->noted.off && !d->flushed && !d->rewrite && !d->error[0])
 		return 0;
 	int rc;
-	if (d->log && !d->rewrite && !d->error[0]) {
+	if (!d->rewrite && !d->error[0]) {
 		if ((rc = log_noted(d)) != 0)
 			return failed(d, rc);
 		succeeded(d);
@@ -389,12 +387,7 @@ int kvdisk_commit(struct kv_disk *d)
 			failed(d, rc);
 		return 0;
 	}
-	if (d->log) {
-		rc = checkpoint(d);
-	} else if ((rc = write_lmdb(d, &d->noted, d->flushed)) == 0) {
-		buf_reset(&d->noted);
-		d->flushed = d->rewrite = false;
-	}
+	rc = checkpoint(d);
 	if (rc != 0)
 		return failed(d, rc);
 	succeeded(d);
@@ -403,7 +396,7 @@ int kvdisk_commit(struct kv_disk *d)
 
 void kvdisk_tick(struct kv_disk *d)
 {
-	if (d->log && !d->error[0] && (d->logged.len > d->logged.off || d->logged_flushed)) {
+	if (!d->error[0] && (d->logged.len > d->logged.off || d->logged_flushed)) {
 		int rc = checkpoint(d);
 		if (rc != 0)
 			failed(d, rc);
@@ -425,12 +418,17 @@ uint64_t kvdisk_commits(const struct kv_disk *d)
 	return d->commits;
 }
 
+uint64_t kvdisk_failures(const struct kv_disk *d)
+{
+	return d->failures;
+}
+
 void kvdisk_close(struct kv_disk *d)
 {
 	if (!d)
 		return;
 	kvdisk_commit(d);
-	if (d->log && !d->error[0])
+	if (!d->error[0])
 		checkpoint(d);
 	mdb_env_sync(d->env, 1);
 	destroy(d);

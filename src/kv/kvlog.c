@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -22,8 +23,12 @@ struct kv_log {
 	char path[4096];
 	char tmp[4096 + 8];
 	size_t size;                      /* bytes in the file */
+	size_t unread;                    /* bytes after the last whole record replayed */
+	char kept[4096 + 32];             /* where kvlog_keep put them */
 	struct buf batch;
 };
+
+#define BATCH_KEEP (1u << 20)         /* a batch buffer larger than this is freed after use */
 
 int kvlog_open(const char *dir, struct kv_log **out, char *err, size_t errlen)
 {
@@ -63,6 +68,8 @@ void kvlog_close(struct kv_log *l)
 static int append(struct kv_log *l, int type, const void *key, size_t klen, int64_t expire,
 		  const void *val, size_t vlen)
 {
+	if (klen + vlen > UINT32_MAX - BODY_HEAD)
+		return -EFBIG;  /* the length would wrap */
 	uint32_t len = (uint32_t)(BODY_HEAD + klen + vlen), k32 = (uint32_t)klen;
 	size_t at = l->batch.len;
 	uint8_t head[HEAD + BODY_HEAD];
@@ -103,6 +110,8 @@ int kvlog_write(struct kv_log *l, bool sync)
 		ssize_t n = write(l->fd, l->batch.data + off, l->batch.len - off);
 		if (n < 0 && errno != EINTR)
 			rc = err_sys();
+		else if (n == 0)
+			rc = -EIO;
 		else if (n > 0)
 			off += (size_t)n;
 	}
@@ -112,8 +121,30 @@ int kvlog_write(struct kv_log *l, bool sync)
 		l->size += l->batch.len - l->batch.off;
 	else if (ftruncate(l->fd, (off_t)l->size) < 0)
 		rc = err_sys();  /* still failing: the caller must not write here again before a reset */
-	buf_reset(&l->batch);
+	kvlog_discard(l);
 	return rc;
+}
+
+void kvlog_discard(struct kv_log *l)
+{
+	if (l->batch.oom || l->batch.cap > BATCH_KEEP)
+		buf_free(&l->batch);  /* a sticky out-of-memory flag, or a large value's room */
+	else
+		buf_reset(&l->batch);
+}
+
+size_t kvlog_unread(const struct kv_log *l)
+{
+	return l->unread;
+}
+
+const char *kvlog_keep(struct kv_log *l)
+{
+	snprintf(l->kept, sizeof(l->kept), "%s.damaged-%ld", l->path, (long)time(NULL));
+	if (link(l->path, l->kept) < 0)
+		snprintf(l->kept, sizeof(l->kept), "nothing (cannot link %s: %s)", l->path,
+			 strerror(errno));
+	return l->kept;
 }
 
 size_t kvlog_size(const struct kv_log *l)
@@ -129,14 +160,19 @@ long kvlog_replay(struct kv_log *l, struct kv_store *s)
 	size_t got = 0;
 	while (got < l->size) {
 		ssize_t n = pread(l->fd, data + got, l->size - got, (off_t)got);
-		if (n <= 0 && !(n < 0 && errno == EINTR))
-			break;
-		if (n > 0)
-			got += (size_t)n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int rc = n < 0 ? err_sys() : -EIO;
+			free(data);
+			return rc;
+		}
+		got += (size_t)n;
 	}
 	long applied = 0;
 	int rc = 0;
-	for (size_t at = 0; rc == 0 && got - at >= HEAD + BODY_HEAD; applied++) {
+	size_t at = 0;
+	for (; rc == 0 && got - at >= HEAD + BODY_HEAD; applied++) {
 		uint32_t len, sum, klen;
 		int64_t expire;
 		memcpy(&len, data + at, 4);
@@ -158,6 +194,7 @@ long kvlog_replay(struct kv_log *l, struct kv_store *s)
 			rc = kvstore_set(s, key, klen, val, vlen, expire, false, NULL);
 		at += HEAD + len;
 	}
+	l->unread = got - at;
 	free(data);
 	return rc < 0 ? rc : applied;
 }

@@ -465,6 +465,12 @@ void kvserver_hello(struct kv_ctx *c)
 
 /* ---- the process ---- */
 
+/* This thread's batch of events, as the lmdb engine's commit sees it. */
+static __thread struct {
+	bool open;                        /* a command ran since the last commit */
+	uint64_t failures;                /* kvdisk_failures when it began */
+} batch;
+
 static bool handle(void *arg, struct respd_client *cl, const struct resp_command *cmd,
 		   struct buf *out)
 {
@@ -481,21 +487,33 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 		return true;
 	}
 	kvstore_clock(&s->store, now_ms());
+	if (s->disk && !batch.open) {
+		batch.open = true;
+		batch.failures = kvdisk_failures(s->disk);
+	}
 	struct kv_ctx c = { s, &s->store, cl, cmd, out };
 	bool known = kvcmd_run(&c);
 	pthread_mutex_unlock(&s->lock);
 	return known;
 }
 
-/* The batch's writes reach LMDB before its replies go out (group commit).
- * While the store is failing, writes are refused (MISCONF) and the cron
- * retries: a batch then holds no acknowledged write, and its replies
- * (errors, reads) go out without waiting for a retry. */
+/* The batch's writes reach the log before its replies go out (group
+ * commit). While the store is failing, writes are refused (MISCONF) and
+ * the cron retries: a batch that began in that state holds no accepted
+ * write, and its replies (errors, reads) go out at once; one during which
+ * the store began to fail (the cron's commit, another thread's) may hold
+ * writes never logged, and its clients are disconnected. */
 static int commit(void *arg)
 {
 	struct kv_server *s = arg;
 	pthread_mutex_lock(&s->lock);
-	int rc = kvdisk_failed(s->disk) ? 0 : kvdisk_commit(s->disk);
+	bool began = batch.open;
+	batch.open = false;
+	int rc;
+	if (!kvdisk_failed(s->disk))
+		rc = kvdisk_commit(s->disk);
+	else
+		rc = began && kvdisk_failures(s->disk) != batch.failures ? ERR_CONFIG : 0;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }

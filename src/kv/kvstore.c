@@ -288,9 +288,10 @@ int kvstore_make_room(struct kv_store *s)
 		 * their TTL changed or the policy may have changed since. */
 		for (int i = 0; i < s->pool_n; i++)
 			s->pool[i].score = score(s, s->pool[i].e);
-		/* volatile-ttl looks further for keys with a TTL when they are rare. */
-		int rounds = s->policy == KV_VOLATILE_TTL ? 20 : 1, found = 0;
-		for (int r = 0; r < rounds && found < s->samples; r++) {
+		/* A window of buckets may hold no key (or, for volatile-ttl, none
+		 * with a TTL): look further, within bounds. */
+		int want = s->policy == KV_VOLATILE_TTL ? s->samples : 1, found = 0;
+		for (int r = 0; r < 20 && found < want; r++) {
 			struct kv_entry *sample[4 * KV_MAX_SAMPLES];
 			size_t n = kvdict_sample(&s->dict, &s->rng, (size_t)(s->samples - found), sample,
 						 4 * KV_MAX_SAMPLES);

@@ -4,6 +4,7 @@ errors, expiry, eviction under maxmemory by each policy, RESP3, AUTH, and
 malformed input that closes only its connection with every other client and
 all data intact."""
 
+import signal
 import socket
 import subprocess
 import time
@@ -362,6 +363,18 @@ def test_eviction_keeps_memory_under_the_bound(start_kv, policy):
         assert hot > 80, hot
 
 
+def test_eviction_with_one_sample_never_refuses(start_kv):
+    # One key per sample: a window of empty buckets is looked past.
+    _, c, _ = start_kv("--maxmemory", "1mb", "--maxmemory-policy", "allkeys-lru",
+                       "--maxmemory-samples", "1")
+    for _ in range(3):
+        fill(c, 10000)
+        c.flushall()  # an empty pool again
+    fill(c, 10000)
+    assert c.info("memory")["used_memory"] <= 1024 * 1024
+    assert c.info()["evicted_keys"] > 10000
+
+
 def test_volatile_ttl_evicts_only_keys_with_a_ttl_nearest_first(start_kv):
     _, c, _ = start_kv("--maxmemory", "2mb", "--maxmemory-policy", "volatile-ttl")
     fill(c, 3000, prefix="keep")
@@ -519,6 +532,32 @@ def test_lmdb_acknowledged_writes_survive_sigkill_20_times(start_lmdb):
     assert len(acked) > 100
     missing = [k for k, v in acked.items() if c.get(k) != v]
     assert missing == []
+
+
+def test_lmdb_log_replayed_whatever_the_next_mode(start_lmdb, tmp_path):
+    """A write-ahead log left by a SIGKILL is replayed at the next start,
+    even one with --fsync no; a log that ends in garbage keeps its whole
+    records, and the file is kept aside for a look."""
+    addr = free_addr()
+    p, c, _ = start_lmdb("--fsync", "always", addr=addr)
+    wal = tmp_path / "db" / "wal"
+    n = 0
+    while n < 20 or wal.stat().st_size == 0:  # caught between checkpoints
+        c.set("k%d" % n, "v%d" % n)
+        n += 1
+    p.kill()
+    p.wait(10)
+    p, c, _ = start_lmdb("--fsync", "no", addr=addr)
+    assert [c.get("k%d" % i) for i in range(n)] == [b"v%d" % i for i in range(n)]
+    c.set("last", "1")
+    p.signal(signal.SIGTERM)
+    p.wait(10)
+    with open(wal, "ab") as f:
+        f.write(b"\x40\x00\x00\x00garbage after the last record")
+    p, c, _ = start_lmdb("--fsync", "everysec", addr=addr)
+    p.wait_log("bytes that are not whole records")
+    assert c.dbsize() == n + 1 and c.get("last") == b"1"
+    assert list((tmp_path / "db").glob("wal.damaged-*"))
 
 
 def test_lmdb_flush_eviction_and_limits(start_lmdb):
