@@ -169,15 +169,24 @@ long kvlog_replay(struct kv_log *l, struct kv_store *s)
 		}
 		got += (size_t)n;
 	}
+	size_t used;
+	long applied = kvlog_apply(data, got, s, &used);
+	l->unread = got - used;
+	free(data);
+	return applied;
+}
+
+long kvlog_apply(const char *data, size_t size, struct kv_store *s, size_t *used)
+{
 	long applied = 0;
 	int rc = 0;
 	size_t at = 0;
-	for (; rc == 0 && got - at >= HEAD + BODY_HEAD; applied++) {
+	for (; rc == 0 && size - at >= HEAD + BODY_HEAD; applied++) {
 		uint32_t len, sum, klen;
 		int64_t expire;
 		memcpy(&len, data + at, 4);
 		memcpy(&sum, data + at + 4, 4);
-		if (len < BODY_HEAD || len > got - at - HEAD || XXH32(data + at + HEAD, len, 0) != sum)
+		if (len < BODY_HEAD || len > size - at - HEAD || XXH32(data + at + HEAD, len, 0) != sum)
 			break;  /* cut short or damaged: the rest was never acknowledged */
 		const char *body = data + at + HEAD;
 		memcpy(&klen, body + 1, 4);
@@ -194,8 +203,7 @@ long kvlog_replay(struct kv_log *l, struct kv_store *s)
 			rc = kvstore_set(s, key, klen, val, vlen, expire, false, NULL);
 		at += HEAD + len;
 	}
-	l->unread = got - at;
-	free(data);
+	*used = at;
 	return rc < 0 ? rc : applied;
 }
 

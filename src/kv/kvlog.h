@@ -51,6 +51,10 @@ void kvlog_close(struct kv_log *l);
  */
 long kvlog_replay(struct kv_log *l, struct kv_store *s);
 size_t kvlog_unread(const struct kv_log *l);
+
+/* kvlog_apply - kvlog_replay on `size` bytes in memory: *used is where the
+ * whole records applied end. The number applied, or -ENOMEM. */
+long kvlog_apply(const char *data, size_t size, struct kv_store *s, size_t *used);
 const char *kvlog_keep(struct kv_log *l);
 
 /* kvlog_set / kvlog_del / kvlog_del_all - append a record to the batch in
