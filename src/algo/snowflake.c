@@ -19,7 +19,7 @@ struct sf_gen {
 	_Atomic uint64_t ceiling;        /* time (since the epoch) IDs stay below */
 };
 
-static uint64_t real_clock(void *arg)
+uint64_t sf_real_clock(void *arg)
 {
 	(void)arg;
 	struct timespec ts;
@@ -74,7 +74,7 @@ int sf_create(const struct sf_config *c, struct sf_gen **out)
 	g->tolerance_ms = c->tolerance_ms;
 	g->seq_mask = (1ULL << l->seq_bits) - 1;
 	g->time_max = (1ULL << l->time_bits) - 1;
-	g->clock = c->clock ? c->clock : real_clock;
+	g->clock = c->clock ? c->clock : sf_real_clock;
 	g->sleep = c->sleep ? c->sleep : real_sleep;
 	g->arg = c->arg;
 	/* The floor's millisecond counts as used up: IDs start after it. */

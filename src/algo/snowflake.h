@@ -46,6 +46,9 @@ int sf_layout_check(const struct sf_layout *l, char *err, size_t errlen);
 typedef uint64_t (*sf_clock_fn)(void *arg);
 typedef void (*sf_sleep_fn)(void *arg, uint64_t ms);
 
+/* sf_real_clock - the default clock: CLOCK_REALTIME in Unix ms (arg unused). */
+uint64_t sf_real_clock(void *arg);
+
 struct sf_config {
 	struct sf_layout layout;
 	uint64_t datacenter, worker;     /* each within its bits */

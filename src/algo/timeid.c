@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 typedef unsigned __int128 u128;
 
@@ -21,14 +20,6 @@ struct tid_gen {
 	size_t pool_left;
 };
 
-static uint64_t real_clock(void *arg)
-{
-	(void)arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int tid_create(enum tid_kind kind, sf_clock_fn clock, void *arg, struct tid_gen **out)
 {
 	struct tid_gen *g = calloc(1, sizeof(*g));
@@ -37,7 +28,7 @@ int tid_create(enum tid_kind kind, sf_clock_fn clock, void *arg, struct tid_gen 
 	pthread_mutex_init(&g->lock, NULL);
 	g->kind = kind;
 	g->bits = kind == TID_UUID7 ? 74 : 80;
-	g->clock = clock ? clock : real_clock;
+	g->clock = clock ? clock : sf_real_clock;
 	g->arg = arg;
 	*out = g;
 	return 0;

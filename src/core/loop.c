@@ -42,6 +42,13 @@ uint64_t loop_clock_ms(void)
 	return loop_clock_ns() / 1000000u;
 }
 
+uint64_t loop_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void run_posts(struct loop_io *io, uint32_t events)
 {
 	struct loop *l = container_of(io, struct loop, wake);

@@ -82,6 +82,10 @@ uint64_t loop_now(const struct loop *l);
 uint64_t loop_clock_ms(void);
 uint64_t loop_clock_ns(void);
 
+/* loop_wall_ms - Unix milliseconds (CLOCK_REALTIME, not cached): for what
+ * is stored or shown as a date, never for timeouts. */
+uint64_t loop_wall_ms(void);
+
 /*
  * loop_add / loop_mod / loop_del - register, change or remove `io->fd` for
  * `events` (LOOP_* flags). Return 0 or a negative errno. The io struct must

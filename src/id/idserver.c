@@ -168,18 +168,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 /* ---- the generators ---- */
 
-static uint64_t unix_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
 /* Extend the lease: once IDSTORE_LEASE_MS past now is on disk, IDs may be
  * issued up to it. 0, or the save's error (IDs then stop at the old one). */
 static int renew(struct server *s)
 {
-	uint64_t until = unix_ms() + IDSTORE_LEASE_MS;
+	uint64_t until = loop_wall_ms() + IDSTORE_LEASE_MS;
 	s->save_error = idstore_save(s->store, until, false);
 	if (s->save_error == 0)
 		sf_set_ceiling(s->gen, until);
@@ -582,7 +575,7 @@ int idserver_main(int argc, char **argv)
 	} else if (rc < 0) {
 		log_error("id: %s", err_str(rc));
 	} else {
-		uint64_t now_ms = unix_ms();
+		uint64_t now_ms = loop_wall_ms();
 		if (floor_ms > now_ms + s.o.tolerance_ms)
 			log_warn("the clock is %" PRIu64 " ms behind the last ID of the previous run "
 				 "(%s): refusing IDs until it catches up", floor_ms - now_ms,

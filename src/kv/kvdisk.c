@@ -78,7 +78,25 @@ static void note(void *arg, const void *key, size_t len)
 	}
 }
 
-struct rewrite_all {
+/* fn for each key of a list built by note(), with its live entry (NULL:
+ * it is gone), until fn fails. Returns fn's failure or 0. */
+static int each_key(struct kv_disk *d, const struct buf *keys,
+		    int (*fn)(void *arg, const char *key, size_t len, struct kv_entry *live),
+		    void *arg)
+{
+	int rc = 0;
+	for (size_t off = keys->off; rc == 0 && off < keys->len;) {
+		size_t len;
+		memcpy(&len, keys->data + off, sizeof(len));
+		const char *key = keys->data + off + sizeof(len);
+		off += sizeof(len) + len;
+		struct kv_entry *e = kvstore_peek(d->store, key, len);
+		rc = fn(arg, key, len, e && !kvstore_expired(d->store, e) ? e : NULL);
+	}
+	return rc;
+}
+
+struct lmdb_write {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	int rc;
@@ -97,7 +115,7 @@ static int put(MDB_txn *txn, MDB_dbi dbi, struct kv_entry *e)
 
 static void put_entry(struct kv_entry *e, void *arg)
 {
-	struct rewrite_all *w = arg;
+	struct lmdb_write *w = arg;
 	if (w->rc == 0)
 		w->rc = put(w->txn, w->dbi, e);
 }
@@ -246,6 +264,16 @@ size_t kvdisk_max_key(const struct kv_disk *d)
 	return (size_t)mdb_env_get_maxkeysize(d->env);
 }
 
+static int put_key(void *arg, const char *key, size_t len, struct kv_entry *live)
+{
+	struct lmdb_write *w = arg;
+	if (live)
+		return put(w->txn, w->dbi, live);
+	MDB_val k = { len, (void *)key };
+	int rc = mdb_del(w->txn, w->dbi, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* One transaction with the state of every key listed in `keys` (after
  * deleting all, with `drop`); MDB_MAP_FULL is reported so the caller can
  * grow the map and try again. */
@@ -258,33 +286,22 @@ static int write_keys(struct kv_disk *d, const struct buf *keys, bool drop)
 	if (drop || d->rewrite)
 		rc = mdb_drop(txn, d->dbi, 0);
 	if (rc == 0 && d->rewrite) {
-		struct rewrite_all w = { txn, d->dbi, 0 };
+		struct lmdb_write w = { txn, d->dbi, 0 };
 		uint64_t cursor = 0;
 		do
 			cursor = kvdict_scan(&d->store->dict, cursor, put_entry, &w);
 		while (cursor && w.rc == 0);
 		rc = w.rc;
 	}
-	for (size_t off = keys->off; rc == 0 && !d->rewrite && off < keys->len;) {
-		size_t len;
-		memcpy(&len, keys->data + off, sizeof(len));
-		const char *key = keys->data + off + sizeof(len);
-		off += sizeof(len) + len;
-		MDB_val k = { len, (void *)key };
-		struct kv_entry *e = kvstore_peek(d->store, key, len);
-		if (e && !kvstore_expired(d->store, e)) {
-			rc = put(txn, d->dbi, e);
-		} else {
-			rc = mdb_del(txn, d->dbi, &k, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
+	if (rc == 0 && !d->rewrite) {
+		struct lmdb_write w = { txn, d->dbi, 0 };
+		rc = each_key(d, keys, put_key, &w);
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	return mdb_txn_commit(txn);  /* syncs in mode always */
+	return mdb_txn_commit(txn);  /* synced unless MDB_NOSYNC is set (see checkpoint) */
 }
 
 /* write_keys, growing the map while it is full. 0 or an LMDB/errno code. */
@@ -317,19 +334,17 @@ static void move_noted(struct kv_disk *d)
 	d->flushed = false;
 }
 
+static int log_key(void *arg, const char *key, size_t len, struct kv_entry *live)
+{
+	return live ? kvlog_set(arg, live) : kvlog_del(arg, key, len);
+}
+
 /* The noted keys' states appended to the log (and synced with always). */
 static int log_noted(struct kv_disk *d)
 {
 	int rc = d->flushed ? kvlog_del_all(d->log) : 0;
-	for (size_t off = d->noted.off; rc == 0 && off < d->noted.len;) {
-		size_t len;
-		memcpy(&len, d->noted.data + off, sizeof(len));
-		const char *key = d->noted.data + off + sizeof(len);
-		off += sizeof(len) + len;
-		struct kv_entry *e = kvstore_peek(d->store, key, len);
-		rc = e && !kvstore_expired(d->store, e) ? kvlog_set(d->log, e)
-							: kvlog_del(d->log, key, len);
-	}
+	if (rc == 0)
+		rc = each_key(d, &d->noted, log_key, d->log);
 	if (rc == 0)
 		rc = kvlog_write(d->log, d->mode == KV_FSYNC_ALWAYS);
 	else

@@ -197,13 +197,6 @@ static void parse_args(int argc, char **argv, struct kv_server *s)
 
 /* ---- the server's commands ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void human(char *out, size_t len, uint64_t bytes)
 {
 	const char *units = "BKMGT";
@@ -486,7 +479,7 @@ static bool handle(void *arg, struct respd_client *cl, const struct resp_command
 		cl->close = true;
 		return true;
 	}
-	kvstore_clock(&s->store, now_ms());
+	kvstore_clock(&s->store, (int64_t)loop_wall_ms());
 	if (s->disk && !batch.open) {
 		batch.open = true;
 		batch.failures = kvdisk_failures(s->disk);
@@ -522,7 +515,7 @@ static void cron(struct timer *t)
 {
 	struct kv_server *s = container_of(t, struct kv_server, cron);
 	pthread_mutex_lock(&s->lock);
-	kvstore_clock(&s->store, now_ms());
+	kvstore_clock(&s->store, (int64_t)loop_wall_ms());
 	kvstore_expire_cycle(&s->store, 25000);  /* at most a quarter of the interval */
 	kvdict_rehash(&s->store.dict, 1000);
 	if (s->disk) {
@@ -558,7 +551,7 @@ int kvserver_main(int argc, char **argv)
 	snprintf(s.dir, sizeof(s.dir), ".");
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
+		seed = loop_wall_ms() ^ (uint64_t)getpid() << 32;
 	kvstore_init(&s.store, seed);
 	sock_addr_parse("127.0.0.1:6379", &s.listen);
 	sock_addr_str(&s.listen, s.listen_text, sizeof(s.listen_text));
@@ -570,7 +563,7 @@ int kvserver_main(int argc, char **argv)
 	int rc = 0;
 	if (s.lmdb) {
 		char err[256];
-		kvstore_clock(&s.store, now_ms());
+		kvstore_clock(&s.store, (int64_t)loop_wall_ms());
 		rc = kvdisk_open(s.dir, (enum kv_fsync)s.fsync, &s.store, &s.disk, err, sizeof(err));
 		if (rc < 0) {
 			log_error("kv: %s", err);
